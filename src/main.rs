@@ -1,0 +1,4 @@
+//! `matter-ble` command line (placeholder until the CLI lands).
+fn main() {
+    println!("matter-ble");
+}
