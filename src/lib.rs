@@ -33,3 +33,14 @@ pub mod exchange;
 pub mod im;
 pub mod pase;
 pub mod session;
+
+// Composition of the engines (sans-IO).
+pub mod node;
+
+// Configuration (flags, validation) shared by the binary and tests.
+pub mod config;
+
+// IO shell: the only modules that may use tokio or bluer.
+pub mod ble;
+pub mod runtime;
+pub mod udp;

@@ -1,0 +1,1 @@
+//! (placeholder: BlueZ shell, filled by its issue)
