@@ -662,32 +662,41 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; CONFIRM_LEN] {
     out
 }
 
-/// Internals exposed for the benchmark (`benches/pase.rs`), which must time the raw point
-/// multiplications a handshake performs next to the handshake itself. Not a stable API.
+/// Internals exposed for the benchmark (`benches/pase.rs`), which times the raw point
+/// multiplications a responder handshake performs next to the handshake itself. Not a stable API.
 #[doc(hidden)]
 pub mod bench_support {
     use super::*;
 
-    /// The three multiplications [`Verifier::respond`] performs, with the same scalar and inputs:
-    /// `y·G` (precomputed table), `y·(X − w0·M)` and `y·L`. Returns a value so nothing is optimised
-    /// away.
-    pub fn responder_point_multiplications(verifier: &Verifier, pa: &[u8], seed: u64) -> bool {
-        let mut rng = crate::rng::TestRng::new(seed);
-        let y = random_scalar(&mut rng);
-        let Ok(x) = decode_point(pa) else {
-            return false;
-        };
-        let t = ProjectivePoint::from(x) - verifier.w0_m;
-        let a = ProjectivePoint::mul_by_generator(&*y);
-        let b = t * *y;
-        let c = verifier.l * *y;
-        bool::from((a + b + c).is_identity())
+    /// The inputs of the three multiplications [`Verifier::respond`] performs: `y·G` (precomputed
+    /// table), `y·(X − w0·M)` and `y·L`, prepared outside the timed part.
+    pub struct RawMultiplications {
+        y: Zeroizing<Scalar>,
+        t: ProjectivePoint,
+        l: ProjectivePoint,
     }
 
-    /// A random scalar, for a fair comparison with [`Verifier::respond`], which draws one.
-    pub fn draw_scalar(seed: u64) -> bool {
-        let mut rng = crate::rng::TestRng::new(seed);
-        bool::from(random_scalar(&mut rng).is_zero())
+    impl RawMultiplications {
+        /// Prepares the operands from a verifier, a Pake1 share and a seed for `y`.
+        pub fn new(verifier: &Verifier, pa: &[u8], seed: u64) -> Option<Self> {
+            let mut rng = crate::rng::TestRng::new(seed);
+            let y = random_scalar(&mut rng);
+            let x = decode_point(pa).ok()?;
+            Some(Self {
+                y,
+                t: ProjectivePoint::from(x) - verifier.w0_m,
+                l: verifier.l,
+            })
+        }
+
+        /// Runs the three multiplications; returns a value so nothing is optimised away.
+        pub fn run(&self) -> [ProjectivePoint; 3] {
+            [
+                ProjectivePoint::mul_by_generator(&*self.y),
+                self.t * *self.y,
+                self.l * *self.y,
+            ]
+        }
     }
 }
 
