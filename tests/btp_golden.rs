@@ -201,3 +201,38 @@ fn central_segments_a_30_byte_sdu_like_the_chip_sdk() {
     assert_eq!(buf[..2], hex!("06 02"));
     assert_eq!(buf[2..], sdu[16..]);
 }
+
+#[test]
+fn last_window_slot_only_for_a_segment_that_carries_an_ack() {
+    // The CHIP SDK's BTP_WINDOW_NO_ACK_SEND_THRESHOLD: with one free slot in the peer's window we
+    // send only if an ack rides along, so two senders can never fill each other's windows with
+    // data neither can acknowledge.
+    let t0 = Instant::ZERO;
+    let config = BtpConfig {
+        max_window: 2,
+        ..BtpConfig::default()
+    };
+    let mut c = BtpEngine::central(config, None);
+    let mut buf = Vec::new();
+    let _ = c.poll_transmit(t0, &mut buf).unwrap();
+    c.handle_indication_done(t0);
+    c.handle_segment(t0, &hex!("65 6c 04 14 00 02"));
+    let t1 = t0 + Duration::from_millis(2500);
+    c.handle_timeout(t1);
+    let _ = c.poll_transmit(t1, &mut buf).unwrap();
+    assert_eq!(buf, hex!("08 00 00"));
+    c.handle_indication_done(t1);
+    // Our standalone ack holds one of the peer's two slots and we owe no ack: data must wait.
+    c.send_sdu(t1, vec![0xaa]).unwrap();
+    assert_eq!(c.poll_transmit(t1, &mut buf), None);
+    // The peripheral sends data (seq 1): now an ack can ride on ours, in the last slot.
+    c.handle_segment(t1, &hex!("05 01 01 00 ff"));
+    let t = c.poll_transmit(t1, &mut buf).unwrap();
+    assert_eq!(t.kind, FrameKind::Data);
+    assert_eq!(buf, hex!("0d 01 01 01 00 aa"));
+    c.handle_indication_done(t1);
+    // Window full (two unacknowledged segments): nothing at all may go out.
+    c.send_sdu(t1, vec![0xbb]).unwrap();
+    c.handle_segment(t1, &hex!("05 02 01 00 ee"));
+    assert_eq!(c.poll_transmit(t1, &mut buf), None);
+}
