@@ -231,8 +231,8 @@ pub struct DeviceArgs {
           default_value = "hci0")]
     pub adapter: String,
 
-    /// Bluetooth device name (GAP name in the scan response). Default: MATTER-<discriminator>,
-    /// as the CHIP SDK's Linux devices use.
+    /// Bluetooth device name (GAP name in the scan response). Default: "MATTER-" and the
+    /// discriminator in 4 digits (MATTER-3840), as the CHIP SDK's Linux devices use.
     #[arg(long, global = true, value_name = "NAME", value_parser = parse_device_name)]
     pub device_name: Option<String>,
 
@@ -454,6 +454,7 @@ impl Config {
             generated.salt = true;
             Salt::random(rng)
         });
+        // The CHIP SDK's BLEManagerImpl names a device "MATTER-" + the discriminator as "%04u".
         let device_name = args
             .device_name
             .unwrap_or_else(|| format!("MATTER-{:04}", discriminator.value()));
