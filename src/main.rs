@@ -47,6 +47,16 @@ fn run_device(config: Config) -> ExitCode {
              carry the passcode); use the codes made together with the verifier"
         ),
     }
+    eprintln!(
+        "matter-ble: commissioning window {}s on {}{}",
+        config.commissioning_timeout.as_secs(),
+        transports(&config),
+        if config.generated.salt {
+            ", random PBKDF2 salt"
+        } else {
+            ""
+        }
+    );
     // The BLE/UDP runtime (src/runtime.rs) is not written yet. Once it exists this is
     // `matter_ble::runtime::run(config)`, mapped to an exit status.
     let _ = config;
@@ -55,6 +65,20 @@ fn run_device(config: Config) -> ExitCode {
          codes today (see README, section Status)"
     );
     ExitCode::FAILURE
+}
+
+fn transports(config: &Config) -> String {
+    let mut parts = Vec::new();
+    if config.transport.ble() {
+        parts.push(format!(
+            "BLE ({}, as {:?})",
+            config.adapter, config.device_name
+        ));
+    }
+    if config.transport.udp() {
+        parts.push(format!("UDP port {}", config.udp_port));
+    }
+    parts.join(" and ")
 }
 
 fn usage_error(e: &ConfigError) -> ExitCode {

@@ -251,3 +251,42 @@ impl SetupPayload {
             | put(0, field::PADDING)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_bits() {
+        for flow in [
+            CommissioningFlow::Standard,
+            CommissioningFlow::UserActionRequired,
+            CommissioningFlow::Custom,
+        ] {
+            assert_eq!(CommissioningFlow::from_bits(flow.to_bits()), Ok(flow));
+        }
+        assert_eq!(
+            CommissioningFlow::from_bits(3),
+            Err(SetupPayloadError::ReservedCommissioningFlow(3))
+        );
+    }
+
+    #[test]
+    fn discovery_debug_names_known_bits_and_shows_the_rest() {
+        let both = DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK;
+        assert_eq!(
+            format!("{both:?}"),
+            "DiscoveryCapabilities(BLE | ON_NETWORK)"
+        );
+        assert_eq!(
+            format!("{:?}", DiscoveryCapabilities(0x82)),
+            "DiscoveryCapabilities(BLE | 0x80)"
+        );
+        assert_eq!(
+            format!("{:?}", DiscoveryCapabilities(0)),
+            "DiscoveryCapabilities(0x00)"
+        );
+        assert!(both.contains(DiscoveryCapabilities::BLE));
+        assert!(!both.contains(DiscoveryCapabilities::SOFT_AP));
+    }
+}
