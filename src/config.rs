@@ -527,6 +527,15 @@ pub fn parse_number(text: &str, max: u64) -> Result<u64, ConfigError> {
     }
 }
 
+/// A number of any size, saturated at `u64::MAX`, so that the caller's range check reports a
+/// huge value as out of range rather than as "not a number".
+fn parse_saturating(text: &str) -> Result<u64, ConfigError> {
+    match parse_number(text, u64::MAX) {
+        Err(ConfigError::TooLarge { .. }) => Ok(u64::MAX),
+        other => other,
+    }
+}
+
 /// `--vendor-id`, `--product-id`, `--udp-port`: a 16-bit number.
 ///
 /// # Errors
@@ -542,12 +551,7 @@ pub fn parse_u16(text: &str) -> Result<u16, ConfigError> {
 /// [`ConfigError::NotANumber`], or the passcode rules ([`SetupPayloadError::PasscodeForbidden`],
 /// [`SetupPayloadError::PasscodeOutOfRange`]).
 pub fn parse_passcode(text: &str) -> Result<Passcode, ConfigError> {
-    let value = Zeroizing::new(match parse_number(text, u64::MAX) {
-        Ok(v) => v,
-        // Out of u64 range: report it as a range error rather than "not a number".
-        Err(ConfigError::TooLarge { .. }) => u64::MAX,
-        Err(e) => return Err(e),
-    });
+    let value = Zeroizing::new(parse_saturating(text)?);
     let narrow = u32::try_from(*value).unwrap_or(u32::MAX);
     Ok(Passcode::new(narrow)?)
 }
@@ -557,11 +561,7 @@ pub fn parse_passcode(text: &str) -> Result<Passcode, ConfigError> {
 /// # Errors
 /// [`ConfigError::NotANumber`], [`SetupPayloadError::DiscriminatorOutOfRange`].
 pub fn parse_discriminator(text: &str) -> Result<Discriminator, ConfigError> {
-    let value = match parse_number(text, u64::MAX) {
-        Ok(v) => v,
-        Err(ConfigError::TooLarge { .. }) => u64::MAX,
-        Err(e) => return Err(e),
-    };
+    let value = parse_saturating(text)?;
     match u16::try_from(value) {
         Ok(v) => Ok(Discriminator::new(v)?),
         Err(_) => Err(SetupPayloadError::DiscriminatorOutOfRange(
@@ -576,12 +576,7 @@ pub fn parse_discriminator(text: &str) -> Result<Discriminator, ConfigError> {
 /// # Errors
 /// [`ConfigError::NotANumber`], [`ConfigError::Iterations`].
 pub fn parse_iterations(text: &str) -> Result<u32, ConfigError> {
-    let value = match parse_number(text, u64::MAX) {
-        Ok(v) => v,
-        Err(ConfigError::TooLarge { .. }) => u64::MAX,
-        Err(e) => return Err(e),
-    };
-    let value = u32::try_from(value).unwrap_or(u32::MAX);
+    let value = u32::try_from(parse_saturating(text)?).unwrap_or(u32::MAX);
     if ITERATIONS.contains(&value) {
         Ok(value)
     } else {
