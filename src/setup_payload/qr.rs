@@ -3,10 +3,16 @@
 //!
 //! Bit layout, least significant first: version 3, vendor id 16, product id 16, commissioning flow 2,
 //! discovery capabilities 8, discriminator 12, passcode 27, padding 4 (zero). Bytes 11.. are the TLV
-//! extension; they are kept as opaque bytes here (parsed by the TLV codec's users).
+//! extension (an anonymous TLV structure, Matter 1.3 §5.1.5 "TLV Content"): kept as raw bytes so
+//! that any extension round-trips, and read on demand with [`SetupPayload::optional_data`].
 
 use super::manual::ManualCode;
 use super::{base38, Discriminator, Passcode, SetupPayloadError};
+use crate::tlv::{Container, TlvError, TlvReader, Value};
+
+/// Context tag of the serial number in the TLV extension (Matter 1.3 §5.1.5; the CHIP SDK's
+/// `kSerialNumberTag`).
+pub const SERIAL_NUMBER_TAG: u8 = 0x00;
 
 /// The text in front of the Base38 data.
 pub const QR_PREFIX: &str = "MT:";
@@ -184,6 +190,38 @@ impl SetupPayload {
         ManualCode::from_payload(self)
     }
 
+    /// The TLV extension as a structure, or `None` when the payload has none. Members are found by
+    /// context tag: [`SERIAL_NUMBER_TAG`], and 0x80..=0xFF for vendor data.
+    ///
+    /// # Errors
+    /// A [`TlvError`] when the extension is not one well-formed anonymous structure.
+    pub fn optional_data(&self) -> Result<Option<Container<'_>>, TlvError> {
+        if self.tlv_extension.is_empty() {
+            return Ok(None);
+        }
+        TlvReader::new(&self.tlv_extension).read_struct().map(Some)
+    }
+
+    /// The serial number from the TLV extension, if present. The spec allows a UTF-8 string or an
+    /// unsigned integer; an integer is returned in decimal.
+    ///
+    /// # Errors
+    /// As [`Self::optional_data`], and [`TlvError::WrongType`] for a serial number of another type.
+    pub fn serial_number(&self) -> Result<Option<String>, TlvError> {
+        let Some(data) = self.optional_data()? else {
+            return Ok(None);
+        };
+        match data.find(SERIAL_NUMBER_TAG)?.map(|e| e.value) {
+            None => Ok(None),
+            Some(Value::Utf8(s)) => Ok(Some(s.to_owned())),
+            Some(Value::UInt(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(TlvError::WrongType {
+                expected: crate::tlv::ElementType::Utf8String,
+                found: other.element_type(),
+            }),
+        }
+    }
+
     /// Parses one QR code payload (`MT:` + Base38).
     ///
     /// Unknown discovery bits and a non-zero version are kept, as a commissioner must accept them
@@ -255,6 +293,60 @@ impl SetupPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_extension(build: impl FnOnce(&mut crate::tlv::TlvWriter<'_>)) -> SetupPayload {
+        let mut ext = Vec::new();
+        let mut w = crate::tlv::TlvWriter::new(&mut ext);
+        build(&mut w);
+        let mut p = SetupPayload::new(
+            12,
+            1,
+            Discriminator(128),
+            Passcode(2048),
+            DiscoveryCapabilities::SOFT_AP,
+        );
+        p.tlv_extension = ext;
+        // Through text and back, as a scanner would see it.
+        SetupPayload::parse_qr_code(&p.qr_code()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn serial_number_in_the_extension() {
+        use crate::tlv::Tag;
+        // The CHIP SDK's TestHelpers.h serial numbers: "123456789" as a string and as a uint32.
+        let text = with_extension(|w| {
+            let _ = w.start_struct(Tag::Anonymous);
+            let _ = w.utf8(Tag::Context(SERIAL_NUMBER_TAG), "123456789");
+            let _ = w.utf8(Tag::Context(0x82), "myData");
+            let _ = w.end_container();
+        });
+        assert_eq!(text.serial_number(), Ok(Some("123456789".to_owned())));
+        let data = text.optional_data().ok().flatten();
+        assert_eq!(
+            data.and_then(|d| d.opt_utf8(0x82).ok().flatten()),
+            Some("myData")
+        );
+        let number = with_extension(|w| {
+            let _ = w.start_struct(Tag::Anonymous);
+            let _ = w.u32(Tag::Context(SERIAL_NUMBER_TAG), 123_456_789);
+            let _ = w.end_container();
+        });
+        assert_eq!(number.serial_number(), Ok(Some("123456789".to_owned())));
+        let wrong = with_extension(|w| {
+            let _ = w.start_struct(Tag::Anonymous);
+            let _ = w.bool(Tag::Context(SERIAL_NUMBER_TAG), true);
+            let _ = w.end_container();
+        });
+        assert!(matches!(
+            wrong.serial_number(),
+            Err(TlvError::WrongType { .. })
+        ));
+        let none = with_extension(|_| {});
+        assert_eq!(none.serial_number(), Ok(None));
+        let mut broken = none.clone();
+        broken.tlv_extension = vec![0x15, 0x2C];
+        assert!(broken.optional_data().is_err());
+    }
 
     #[test]
     fn flow_bits() {
