@@ -235,12 +235,14 @@ pub async fn drive_link<E: LinkEngine>(
 ) -> LinkExit {
     let mut buf = Vec::with_capacity(256);
     let mut in_flight = false;
+    // Segments wait in the engine until C2 is subscribed: BlueZ has nowhere to send them.
+    let mut subscribed = false;
     let mut commands_open = true;
     let mut exit: Option<LinkExit> = None;
     loop {
         // D: drain outputs after every input.
         let now = clock.now();
-        if !in_flight && exit.is_none() {
+        if subscribed && !in_flight && exit.is_none() {
             buf.clear();
             if engine.poll_transmit(now, &mut buf) {
                 trace!(len = buf.len(), "indicate");
@@ -282,8 +284,12 @@ pub async fn drive_link<E: LinkEngine>(
                         exit = Some(LinkExit::ShutDown);
                     }
                     Some(LinkEvent::Write { data, mtu, .. }) => engine.handle_segment(now, mtu, &data),
-                    Some(LinkEvent::Subscribed { mtu, .. }) => engine.handle_subscribed(now, mtu),
+                    Some(LinkEvent::Subscribed { mtu, .. }) => {
+                        subscribed = true;
+                        engine.handle_subscribed(now, mtu);
+                    }
                     Some(LinkEvent::Unsubscribed { .. }) => {
+                        subscribed = false;
                         in_flight = false;
                         engine.handle_unsubscribed(now);
                     }

@@ -1,0 +1,381 @@
+//! The BlueZ shell against the bluezoo BlueZ mock (PyPI `bluezoo`, virtual adapters on a
+//! private D-Bus bus): our GATT application and advertisement on one adapter, a `bluer` central
+//! on another, through bluezoo's real org.bluez D-Bus API.
+//!
+//! These tests are `#[ignore]`d: they need the mock. Run them with `scripts/bluezoo-env test`,
+//! which starts a private dbus-daemon + bluezoo with four adapters (hci0..hci3), sets
+//! `DBUS_SYSTEM_BUS_ADDRESS` and `MATTER_BLE_BLUEZOO=1`, and runs
+//! `cargo test --test ble_bluezoo -- --ignored --test-threads=1`. Each test uses its own adapter
+//! pair because bluezoo cannot reconnect the same pair (it keeps stale GATT objects).
+
+use std::time::{Duration, Instant};
+
+use bluer::{AdapterEvent, Address, Session};
+use futures::{Stream, StreamExt};
+use matter_ble::ble::gatt::{C1_UUID, C2_UUID, C3_UUID, MATTER_SERVICE_UUID};
+use matter_ble::ble::link::{LinkExit, LinkOutput};
+use matter_ble::ble::{
+    BlePeripheral, CommissionableAdvertisement, LinkClock, LinkEngine, LinkEvent, LinkId,
+    LinkRouter, PeripheralConfig,
+};
+use matter_ble::time::Instant as CoreInstant;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const STEP: Duration = Duration::from_secs(10);
+
+/// Refuses to run against a real system bus.
+fn require_mock_bus() {
+    let addr = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_default();
+    assert!(
+        std::env::var("MATTER_BLE_BLUEZOO").as_deref() == Ok("1")
+            && addr.contains(".cache/bluezoo"),
+        "run these tests through scripts/bluezoo-env test (private bus with bluezoo), got \
+         DBUS_SYSTEM_BUS_ADDRESS={addr:?}"
+    );
+}
+
+async fn next_event(events: &mut mpsc::Receiver<LinkEvent>, what: &str) -> LinkEvent {
+    match timeout(STEP, events.recv()).await {
+        Ok(Some(ev)) => ev,
+        Ok(None) => panic!("event channel closed while waiting for {what}"),
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+struct Central {
+    device: bluer::Device,
+    c1: bluer::gatt::remote::Characteristic,
+    c2: bluer::gatt::remote::Characteristic,
+    c3: bluer::gatt::remote::Characteristic,
+}
+
+/// Discovers `peripheral` from `adapter_name`, checks its advertisement, connects and finds the
+/// Matter characteristics.
+async fn discover_and_connect(
+    session: &Session,
+    adapter_name: &str,
+    peripheral: Address,
+    adv: &CommissionableAdvertisement,
+) -> Central {
+    let adapter = session.adapter(adapter_name).expect("central adapter");
+    let started = Instant::now();
+    let mut disco = adapter.discover_devices().await.expect("discovery");
+    let device = loop {
+        match timeout(STEP, disco.next()).await {
+            Ok(Some(AdapterEvent::DeviceAdded(a))) if a == peripheral => {
+                let d = adapter.device(a).expect("device");
+                let sd = d
+                    .service_data()
+                    .await
+                    .expect("service data")
+                    .unwrap_or_default();
+                if sd.contains_key(&MATTER_SERVICE_UUID) {
+                    break d;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("discovery ended"),
+            Err(_) => panic!("peripheral {peripheral} not discovered"),
+        }
+    };
+    drop(disco);
+    println!("discovered {peripheral} after {:?}", started.elapsed());
+
+    // The advertisement as a central sees it.
+    let sd = device.service_data().await.unwrap().unwrap_or_default();
+    assert_eq!(
+        sd.get(&MATTER_SERVICE_UUID).map(Vec::as_slice),
+        Some(&adv.service_data()[..])
+    );
+    let uuids = device.uuids().await.unwrap().unwrap_or_default();
+    assert!(uuids.contains(&MATTER_SERVICE_UUID), "{uuids:?}");
+    assert_eq!(
+        device.name().await.unwrap().as_deref(),
+        Some(adv.local_name().as_str())
+    );
+
+    timeout(STEP, device.connect())
+        .await
+        .expect("connect timeout")
+        .expect("connect");
+    let services = timeout(STEP, device.services())
+        .await
+        .expect("services timeout")
+        .expect("services");
+    let mut found = None;
+    for s in services {
+        if s.uuid().await.unwrap() == MATTER_SERVICE_UUID {
+            found = Some(s);
+        }
+    }
+    let service = found.expect("Matter service 0xFFF6 on the peripheral");
+    let (mut c1, mut c2, mut c3) = (None, None, None);
+    for c in service.characteristics().await.unwrap() {
+        let uuid = c.uuid().await.unwrap();
+        let flags = c.flags().await.unwrap();
+        if uuid == C1_UUID {
+            assert!(
+                flags.write && !flags.write_without_response,
+                "C1 is write with response"
+            );
+            c1 = Some(c);
+        } else if uuid == C2_UUID {
+            assert!(flags.indicate && !flags.notify, "C2 is indicate only");
+            c2 = Some(c);
+        } else if uuid == C3_UUID {
+            assert!(flags.read, "C3 is readable");
+            c3 = Some(c);
+        }
+    }
+    Central {
+        device,
+        c1: c1.expect("C1"),
+        c2: c2.expect("C2"),
+        c3: c3.expect("C3"),
+    }
+}
+
+async fn next_value(stream: &mut (impl Stream<Item = Vec<u8>> + Unpin), what: &str) -> Vec<u8> {
+    match timeout(STEP, stream.next()).await {
+        Ok(Some(v)) => v,
+        Ok(None) => panic!("notification stream ended before {what}"),
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+async fn peripheral(
+    adapter: &str,
+    adv: CommissionableAdvertisement,
+    c3: &[u8],
+) -> (BlePeripheral, mpsc::Receiver<LinkEvent>, Address) {
+    let mut config = PeripheralConfig::new(adv);
+    config.adapter = Some(adapter.into());
+    config.gatt.additional_data = c3.to_vec();
+    let (p, events) = BlePeripheral::start(config)
+        .await
+        .expect("peripheral start");
+    p.open_window().await.expect("advertise");
+    let addr = p.adapter().address().await.unwrap();
+    (p, events, addr)
+}
+
+/// The raw LinkEvents, in order, for one central doing what a BTP central does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn gatt_events_in_order() {
+    require_mock_bus();
+    let adv = CommissionableAdvertisement::new(3840, 0xFFF1, 0x8000)
+        .unwrap()
+        .with_additional_data(true);
+    let c3_bytes = [0x15, 0x30, 0x00, 0x04, 0xDE, 0xAD, 0xBE, 0xEF, 0x18];
+    let (p, mut events, p_addr) = peripheral("hci0", adv, &c3_bytes).await;
+    let gatt = p.gatt();
+
+    let session = Session::new().await.unwrap();
+    let central_addr = session.adapter("hci1").unwrap().address().await.unwrap();
+    let central = discover_and_connect(&session, "hci1", p_addr, &adv).await;
+    let t0 = Instant::now();
+
+    // 1. BTP handshake request on C1 (the CHIP central writes before it subscribes).
+    let handshake = [0x65, 0x6C, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06];
+    central.c1.write(&handshake).await.expect("C1 write");
+    let link = match next_event(&mut events, "C1 write").await {
+        LinkEvent::Write { link, data, mtu } => {
+            assert_eq!(link, LinkId(central_addr));
+            assert_eq!(data, handshake);
+            assert_eq!(mtu, 512, "bluezoo reports ATT MTU 512");
+            link
+        }
+        other => panic!("expected Write, got {other:?}"),
+    };
+
+    // 2. Subscribe to C2.
+    let mut values = Box::pin(central.c2.notify().await.expect("C2 StartNotify"));
+    match next_event(&mut events, "Subscribed").await {
+        LinkEvent::Subscribed { link: l, mtu } => assert_eq!((l, mtu), (link, 512)),
+        other => panic!("expected Subscribed, got {other:?}"),
+    }
+
+    // 3. Two indications queued at once: they go out one at a time, each confirmed.
+    let response = vec![0x65, 0x6C, 0x04, 0xF4, 0x00, 0x06];
+    let second = vec![0x0D, 0x00, 0x01, 0x02, 0x00, 0xAA, 0xBB];
+    gatt.indicate(link, response.clone()).unwrap();
+    gatt.indicate(link, second.clone()).unwrap();
+    assert_eq!(next_value(&mut values, "first indication").await, response);
+    match next_event(&mut events, "first IndicationDone").await {
+        LinkEvent::IndicationDone { link: l } => assert_eq!(l, link),
+        other => panic!("expected IndicationDone, got {other:?}"),
+    }
+    assert_eq!(next_value(&mut values, "second indication").await, second);
+    match next_event(&mut events, "second IndicationDone").await {
+        LinkEvent::IndicationDone { link: l } => assert_eq!(l, link),
+        other => panic!("expected IndicationDone, got {other:?}"),
+    }
+    println!(
+        "write → subscribe → 2 confirmed indications: {:?}",
+        t0.elapsed()
+    );
+
+    // 4. C3 read returns the caller's bytes.
+    assert_eq!(central.c3.read().await.expect("C3 read"), c3_bytes);
+
+    // 5. A second write on the same link.
+    central.c1.write(&[0x05, 0x01, 0x00]).await.unwrap();
+    match next_event(&mut events, "second write").await {
+        LinkEvent::Write { link: l, data, .. } => {
+            assert_eq!((l, data.as_slice()), (link, &[5u8, 1, 0][..]))
+        }
+        other => panic!("expected Write, got {other:?}"),
+    }
+
+    // 6. Disconnect: Disconnected, and the advertisement is registered again.
+    central.device.disconnect().await.expect("disconnect");
+    loop {
+        match next_event(&mut events, "Disconnected").await {
+            LinkEvent::Disconnected { link: l } => {
+                assert_eq!(l, link);
+                break;
+            }
+            // bluezoo sends no StopNotify on disconnect; real BlueZ may, first.
+            LinkEvent::Unsubscribed { link: l } => assert_eq!(l, link),
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+    }
+    let hci0 = p.adapter().clone();
+    let mut readvertised = false;
+    for _ in 0..50 {
+        if hci0.active_advertising_instances().await.unwrap() == 1 {
+            readvertised = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        readvertised,
+        "advertisement not registered again after the disconnect"
+    );
+    assert!(p.advertiser().is_open().await);
+
+    // 7. Closing the window unregisters the advertisement.
+    p.close_window().await.unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        if hci0.active_advertising_instances().await.unwrap() == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "advertisement still registered after close_window");
+    p.shutdown().await;
+}
+
+/// A toy engine driven by the real router over bluezoo: sends "hello" once subscribed, echoes
+/// each C1 write reversed, and counts confirmations.
+#[derive(Default)]
+struct Echo {
+    out: std::collections::VecDeque<Vec<u8>>,
+    events: std::collections::VecDeque<String>,
+    closed: bool,
+}
+
+impl LinkEngine for Echo {
+    type Command = Vec<u8>;
+    type Event = String;
+    fn handle_segment(&mut self, _now: CoreInstant, mtu: u16, segment: &[u8]) {
+        self.events
+            .push_back(format!("segment mtu={mtu} len={}", segment.len()));
+        self.out.push_back(segment.iter().rev().copied().collect());
+    }
+    fn handle_subscribed(&mut self, _now: CoreInstant, mtu: u16) {
+        self.events.push_back(format!("subscribed mtu={mtu}"));
+        self.out.push_back(b"hello".to_vec());
+    }
+    fn handle_unsubscribed(&mut self, _now: CoreInstant) {
+        self.events.push_back("unsubscribed".into());
+        self.closed = true;
+    }
+    fn handle_indication_done(&mut self, _now: CoreInstant) {
+        self.events.push_back("confirmed".into());
+    }
+    fn handle_timeout(&mut self, _now: CoreInstant) {}
+    fn handle_command(&mut self, _now: CoreInstant, c: Vec<u8>) {
+        self.out.push_back(c);
+    }
+    fn poll_transmit(&mut self, _now: CoreInstant, buf: &mut Vec<u8>) -> bool {
+        self.out
+            .pop_front()
+            .map(|v| buf.extend_from_slice(&v))
+            .is_some()
+    }
+    fn poll_timeout(&self) -> Option<CoreInstant> {
+        None
+    }
+    fn poll_event(&mut self) -> Option<String> {
+        self.events.pop_front()
+    }
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+/// The per-link driver and router over real D-Bus: engine outputs become confirmed indications,
+/// app commands reach the engine, disconnect closes the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn link_router_drives_engine() {
+    require_mock_bus();
+    let adv = CommissionableAdvertisement::new(0x0123, 0xFFF1, 0x8001).unwrap();
+    let (p, events, p_addr) = peripheral("hci2", adv, &[]).await;
+    let (out_tx, mut out) = mpsc::channel(32);
+    tokio::spawn(
+        LinkRouter::new(p.gatt(), LinkClock::new(), |_| Echo::default()).run(events, out_tx),
+    );
+
+    let session = Session::new().await.unwrap();
+    let central = discover_and_connect(&session, "hci3", p_addr, &adv).await;
+    // Empty additional data: C3 reads as empty.
+    assert!(central.c3.read().await.unwrap().is_empty());
+
+    let t0 = Instant::now();
+    central.c1.write(b"abc").await.unwrap();
+    let commands = match timeout(STEP, out.recv()).await.expect("Opened") {
+        Some(LinkOutput::Opened { commands, .. }) => commands,
+        other => panic!("expected Opened, got {other:?}"),
+    };
+    let mut values = Box::pin(central.c2.notify().await.unwrap());
+    // The echo of the write was queued before the subscription: it waits (the link was not
+    // subscribed), then "cba" and "hello" arrive in engine order.
+    assert_eq!(next_value(&mut values, "echo").await, b"cba");
+    assert_eq!(next_value(&mut values, "hello").await, b"hello");
+    commands.send(b"from-app".to_vec()).await.unwrap();
+    assert_eq!(next_value(&mut values, "app command").await, b"from-app");
+    println!(
+        "router: write → 3 confirmed indications in {:?}",
+        t0.elapsed()
+    );
+
+    central.device.disconnect().await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        match timeout(STEP, out.recv()).await.expect("Closed") {
+            Some(LinkOutput::Event { event, .. }) => seen.push(event),
+            Some(LinkOutput::Closed { reason, .. }) => {
+                assert_eq!(reason, LinkExit::Disconnected);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let expected = [
+        "segment mtu=512 len=3",
+        "subscribed mtu=512",
+        "confirmed",
+        "confirmed",
+        "confirmed",
+        "unsubscribed",
+    ];
+    assert_eq!(seen, expected);
+    p.shutdown().await;
+}
