@@ -3,10 +3,12 @@
 //! on another, through bluezoo's real org.bluez D-Bus API.
 //!
 //! These tests are `#[ignore]`d: they need the mock. Run them with `scripts/bluezoo-env test`,
-//! which starts a private dbus-daemon + bluezoo with four adapters (hci0..hci3), sets
+//! which starts a private dbus-daemon + bluezoo with eight adapters (hci0..hci7), sets
 //! `DBUS_SYSTEM_BUS_ADDRESS` and `MATTER_BLE_BLUEZOO=1`, and runs
-//! `cargo test --test ble_bluezoo -- --ignored --test-threads=1`. Each test uses its own adapter
-//! pair because bluezoo cannot reconnect the same pair (it keeps stale GATT objects).
+//! `cargo test --test ble_bluezoo -- --ignored --test-threads=1`. Each peripheral/central pair
+//! is used once because bluezoo cannot reconnect the same pair (it keeps stale GATT objects):
+//! hci0+hci1 raw events, hci2+hci3 router, hci4+hci5+hci6 two centrals, hci6 advertising slots,
+//! hci7 adapter power.
 
 use std::time::{Duration, Instant};
 
@@ -15,14 +17,32 @@ use futures::{Stream, StreamExt};
 use matter_ble::ble::gatt::{C1_UUID, C2_UUID, C3_UUID, MATTER_SERVICE_UUID};
 use matter_ble::ble::link::{LinkExit, LinkOutput};
 use matter_ble::ble::{
-    BlePeripheral, CommissionableAdvertisement, LinkClock, LinkEngine, LinkEvent, LinkId,
-    LinkRouter, PeripheralConfig,
+    open_adapter, Advertiser, BleError, BlePeripheral, CommissionableAdvertisement, LinkClock,
+    LinkEngine, LinkEvent, LinkId, LinkRouter, PeripheralConfig,
 };
 use matter_ble::time::Instant as CoreInstant;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const STEP: Duration = Duration::from_secs(10);
+
+// Matter 1.3 §5.4.2.5.6 layout: opcode 0, u16 LE discriminator (12 bits) + version 0, u16 LE
+// vendor id, u16 LE product id, flags; name "MATTER-" + the discriminator as 4 decimal digits.
+/// Discriminator 3840, vendor 0xFFF1, product 0x8000, additional data on C3.
+const EXPECTED_3840: Expected = Expected {
+    service_data: [0x00, 0x00, 0x0F, 0xF1, 0xFF, 0x00, 0x80, 0x01],
+    local_name: "MATTER-3840",
+};
+/// Discriminator 0x123 = 291, vendor 0xFFF1, product 0x8001.
+const EXPECTED_0123: Expected = Expected {
+    service_data: [0x00, 0x23, 0x01, 0xF1, 0xFF, 0x01, 0x80, 0x00],
+    local_name: "MATTER-0291",
+};
+/// Discriminator 0xABC = 2748, vendor 0xFFF1, product 0x8002.
+const EXPECTED_0ABC: Expected = Expected {
+    service_data: [0x00, 0xBC, 0x0A, 0xF1, 0xFF, 0x02, 0x80, 0x00],
+    local_name: "MATTER-2748",
+};
 
 /// Refuses to run against a real system bus.
 fn require_mock_bus() {
@@ -50,13 +70,20 @@ struct Central {
     c3: bluer::gatt::remote::Characteristic,
 }
 
+/// What a central must see in the advertisement, written out (not computed by the code under
+/// test).
+struct Expected {
+    service_data: [u8; 8],
+    local_name: &'static str,
+}
+
 /// Discovers `peripheral` from `adapter_name`, checks its advertisement, connects and finds the
 /// Matter characteristics.
 async fn discover_and_connect(
     session: &Session,
     adapter_name: &str,
     peripheral: Address,
-    adv: &CommissionableAdvertisement,
+    expected: &Expected,
 ) -> Central {
     let adapter = session.adapter(adapter_name).expect("central adapter");
     let started = Instant::now();
@@ -86,13 +113,13 @@ async fn discover_and_connect(
     let sd = device.service_data().await.unwrap().unwrap_or_default();
     assert_eq!(
         sd.get(&MATTER_SERVICE_UUID).map(Vec::as_slice),
-        Some(&adv.service_data()[..])
+        Some(&expected.service_data[..])
     );
     let uuids = device.uuids().await.unwrap().unwrap_or_default();
     assert!(uuids.contains(&MATTER_SERVICE_UUID), "{uuids:?}");
     assert_eq!(
         device.name().await.unwrap().as_deref(),
-        Some(adv.local_name().as_str())
+        Some(expected.local_name)
     );
 
     timeout(STEP, device.connect())
@@ -174,7 +201,7 @@ async fn gatt_events_in_order() {
 
     let session = Session::new().await.unwrap();
     let central_addr = session.adapter("hci1").unwrap().address().await.unwrap();
-    let central = discover_and_connect(&session, "hci1", p_addr, &adv).await;
+    let central = discover_and_connect(&session, "hci1", p_addr, &EXPECTED_3840).await;
     let t0 = Instant::now();
 
     // 1. BTP handshake request on C1 (the CHIP central writes before it subscribes).
@@ -334,7 +361,7 @@ async fn link_router_drives_engine() {
     );
 
     let session = Session::new().await.unwrap();
-    let central = discover_and_connect(&session, "hci3", p_addr, &adv).await;
+    let central = discover_and_connect(&session, "hci3", p_addr, &EXPECTED_0123).await;
     // Empty additional data: C3 reads as empty.
     assert!(central.c3.read().await.unwrap().is_empty());
 
@@ -378,4 +405,174 @@ async fn link_router_drives_engine() {
     ];
     assert_eq!(seen, expected);
     p.shutdown().await;
+}
+
+/// Two centrals on one peripheral: writes are told apart by device address; C2 has one
+/// subscriber at a time (BlueZ's StartNotify path carries no device), so the second
+/// subscription takes C2 over and the first link is told it lost it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn two_centrals_one_subscriber() {
+    require_mock_bus();
+    let adv = CommissionableAdvertisement::new(0x0ABC, 0xFFF1, 0x8002).unwrap();
+    let (p, mut events, p_addr) = peripheral("hci4", adv, &[]).await;
+    let gatt = p.gatt();
+    let session = Session::new().await.unwrap();
+    let a_addr = LinkId(session.adapter("hci5").unwrap().address().await.unwrap());
+    let b_addr = LinkId(session.adapter("hci6").unwrap().address().await.unwrap());
+
+    let a = discover_and_connect(&session, "hci5", p_addr, &EXPECTED_0ABC).await;
+    a.c1.write(b"A1").await.unwrap();
+    match next_event(&mut events, "A write").await {
+        LinkEvent::Write { link, data, .. } => {
+            assert_eq!((link, data.as_slice()), (a_addr, &b"A1"[..]))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut a_values = Box::pin(a.c2.notify().await.unwrap());
+    match next_event(&mut events, "A subscribed").await {
+        LinkEvent::Subscribed { link, .. } => assert_eq!(link, a_addr),
+        other => panic!("{other:?}"),
+    }
+
+    let b = discover_and_connect(&session, "hci6", p_addr, &EXPECTED_0ABC).await;
+    b.c1.write(b"B1").await.unwrap();
+    match next_event(&mut events, "B write").await {
+        LinkEvent::Write { link, data, .. } => {
+            assert_eq!((link, data.as_slice()), (b_addr, &b"B1"[..]))
+        }
+        other => panic!("{other:?}"),
+    }
+    // A still owns C2.
+    gatt.indicate(a_addr, b"to-A".to_vec()).unwrap();
+    assert_eq!(next_value(&mut a_values, "indication to A").await, b"to-A");
+    match next_event(&mut events, "A confirmation").await {
+        LinkEvent::IndicationDone { link } => assert_eq!(link, a_addr),
+        other => panic!("{other:?}"),
+    }
+    // An indication for B before B subscribes is dropped, not sent to A.
+    gatt.indicate(b_addr, b"early".to_vec()).unwrap();
+
+    let mut b_values = Box::pin(b.c2.notify().await.unwrap());
+    match next_event(&mut events, "A loses C2").await {
+        LinkEvent::Unsubscribed { link } => assert_eq!(link, a_addr),
+        other => panic!("{other:?}"),
+    }
+    match next_event(&mut events, "B subscribed").await {
+        LinkEvent::Subscribed { link, .. } => assert_eq!(link, b_addr),
+        other => panic!("{other:?}"),
+    }
+    gatt.indicate(b_addr, b"to-B".to_vec()).unwrap();
+    assert_eq!(next_value(&mut b_values, "indication to B").await, b"to-B");
+    match next_event(&mut events, "B confirmation").await {
+        LinkEvent::IndicationDone { link } => assert_eq!(link, b_addr),
+        other => panic!("{other:?}"),
+    }
+    // A's indications are refused now (it has no subscription): nothing is emitted for them.
+    gatt.indicate(a_addr, b"late".to_vec()).unwrap();
+
+    a.device.disconnect().await.unwrap();
+    match next_event(&mut events, "A disconnected").await {
+        LinkEvent::Disconnected { link } => assert_eq!(link, a_addr),
+        other => panic!("{other:?}"),
+    }
+    // B keeps working after A left.
+    b.c1.write(b"B2").await.unwrap();
+    match next_event(&mut events, "B second write").await {
+        LinkEvent::Write { link, data, .. } => {
+            assert_eq!((link, data.as_slice()), (b_addr, &b"B2"[..]))
+        }
+        other => panic!("{other:?}"),
+    }
+    b.device.disconnect().await.unwrap();
+    match next_event(&mut events, "B disconnected").await {
+        LinkEvent::Disconnected { link } => assert_eq!(link, b_addr),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        timeout(Duration::from_millis(300), events.recv())
+            .await
+            .is_err(),
+        "no further events after both disconnects"
+    );
+    p.shutdown().await;
+}
+
+/// Adapter selection and power errors, against bluezoo's adapters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn adapter_missing_and_powered_off() {
+    require_mock_bus();
+    let session = Session::new().await.unwrap();
+    match open_adapter(&session, Some("hci42"), true).await {
+        Err(e @ BleError::AdapterNotFound { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("\"hci42\"") && text.contains("hci0") && text.contains("hci7"),
+                "{text}"
+            );
+        }
+        other => panic!("expected AdapterNotFound, got {other:?}"),
+    }
+    let hci7 = session.adapter("hci7").unwrap();
+    hci7.set_powered(false).await.unwrap();
+    wait_powered(&hci7, false).await;
+    match open_adapter(&session, Some("hci7"), false).await {
+        Err(e @ BleError::AdapterPoweredOff { .. }) => {
+            assert!(e.to_string().contains("hci7"), "{e}")
+        }
+        other => panic!("expected AdapterPoweredOff, got {other:?}"),
+    }
+    let adapter = open_adapter(&session, Some("hci7"), true)
+        .await
+        .expect("powers the adapter on");
+    wait_powered(&adapter, true).await;
+}
+
+async fn wait_powered(adapter: &bluer::Adapter, want: bool) {
+    for _ in 0..50 {
+        if adapter.is_powered().await.unwrap() == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{} never became powered={want}", adapter.name());
+}
+
+/// A full advertising table gives the typed error with its fix (bluezoo has 15 slots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn advertisement_slots_exhausted() {
+    require_mock_bus();
+    let session = Session::new().await.unwrap();
+    let adapter = session.adapter("hci6").unwrap();
+    let mut hogs = Vec::new();
+    loop {
+        let free = adapter.supported_advertising_instances().await.unwrap();
+        if free == 0 {
+            break;
+        }
+        assert!(
+            hogs.len() < 64,
+            "bluezoo never ran out of advertising slots"
+        );
+        let adv = bluer::adv::Advertisement {
+            local_name: Some(format!("hog{}", hogs.len())),
+            ..Default::default()
+        };
+        hogs.push(adapter.advertise(adv).await.unwrap());
+    }
+    let adv = CommissionableAdvertisement::new(1, 2, 3).unwrap();
+    let advertiser = Advertiser::spawn(adapter.clone(), adv, Duration::from_secs(30));
+    match advertiser.start().await {
+        Err(e @ BleError::AdvertisementSlotsExhausted { .. }) => {
+            assert!(e.to_string().contains("stop other advertisers"), "{e}")
+        }
+        other => panic!("expected AdvertisementSlotsExhausted, got {other:?}"),
+    }
+    assert!(
+        !advertiser.is_open().await,
+        "a failed start leaves the window closed"
+    );
+    drop(hogs);
 }
