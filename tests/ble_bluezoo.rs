@@ -3,12 +3,12 @@
 //! on another, through bluezoo's real org.bluez D-Bus API.
 //!
 //! These tests are `#[ignore]`d: they need the mock. Run them with `scripts/bluezoo-env test`,
-//! which starts a private dbus-daemon + bluezoo with eight adapters (hci0..hci7), sets
+//! which starts a private dbus-daemon + bluezoo with ten adapters (hci0..hci9), sets
 //! `DBUS_SYSTEM_BUS_ADDRESS` and `MATTER_BLE_BLUEZOO=1`, and runs
 //! `cargo test --test ble_bluezoo -- --ignored --test-threads=1`. Each peripheral/central pair
 //! is used once because bluezoo cannot reconnect the same pair (it keeps stale GATT objects):
 //! hci0+hci1 raw events, hci2+hci3 router, hci4+hci5+hci6 two centrals, hci6 advertising slots,
-//! hci7 adapter power.
+//! hci7 adapter power, hci8+hci9 engine close.
 
 use std::time::{Duration, Instant};
 
@@ -313,6 +313,10 @@ impl LinkEngine for Echo {
     fn handle_segment(&mut self, _now: CoreInstant, mtu: u16, segment: &[u8]) {
         self.events
             .push_back(format!("segment mtu={mtu} len={}", segment.len()));
+        if segment == b"bye" {
+            self.closed = true;
+            return;
+        }
         self.out.push_back(segment.iter().rev().copied().collect());
     }
     fn handle_subscribed(&mut self, _now: CoreInstant, mtu: u16) {
@@ -365,17 +369,19 @@ async fn link_router_drives_engine() {
     // Empty additional data: C3 reads as empty.
     assert!(central.c3.read().await.unwrap().is_empty());
 
+    // Subscribe before the first write (a central may do that): the hub parks the subscription
+    // until the write names the link. Subscribing first also means bluer's notification stream
+    // is listening before any indication exists (bluer installs its match rule only after
+    // StartNotify returns, so an indication sent at once could pass it by).
     let t0 = Instant::now();
+    let mut values = Box::pin(central.c2.notify().await.unwrap());
     central.c1.write(b"abc").await.unwrap();
     let commands = match timeout(STEP, out.recv()).await.expect("Opened") {
         Some(LinkOutput::Opened { commands, .. }) => commands,
         other => panic!("expected Opened, got {other:?}"),
     };
-    let mut values = Box::pin(central.c2.notify().await.unwrap());
-    // The echo of the write was queued before the subscription: it waits (the link was not
-    // subscribed), then "cba" and "hello" arrive in engine order.
-    assert_eq!(next_value(&mut values, "echo").await, b"cba");
     assert_eq!(next_value(&mut values, "hello").await, b"hello");
+    assert_eq!(next_value(&mut values, "echo").await, b"cba");
     commands.send(b"from-app".to_vec()).await.unwrap();
     assert_eq!(next_value(&mut values, "app command").await, b"from-app");
     println!(
@@ -396,8 +402,8 @@ async fn link_router_drives_engine() {
         }
     }
     let expected = [
-        "segment mtu=512 len=3",
         "subscribed mtu=512",
+        "segment mtu=512 len=3",
         "confirmed",
         "confirmed",
         "confirmed",
@@ -575,4 +581,63 @@ async fn advertisement_slots_exhausted() {
         "a failed start leaves the window closed"
     );
     drop(hogs);
+}
+
+/// When the engine closes on its own (a BTP error or timeout), the router disconnects the
+/// central through BlueZ and advertising resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn engine_close_disconnects_central() {
+    require_mock_bus();
+    let adv = CommissionableAdvertisement::new(0x0FFF, 0xFFF1, 0x8003).unwrap();
+    let (p, events, p_addr) = peripheral("hci8", adv, &[]).await;
+    let (out_tx, mut out) = mpsc::channel(32);
+    tokio::spawn(
+        LinkRouter::new(p.gatt(), LinkClock::new(), |_| Echo::default()).run(events, out_tx),
+    );
+    let session = Session::new().await.unwrap();
+    let expected = Expected {
+        service_data: [0x00, 0xFF, 0x0F, 0xF1, 0xFF, 0x03, 0x80, 0x00],
+        local_name: "MATTER-4095",
+    };
+    let central_addr = session.adapter("hci9").unwrap().address().await.unwrap();
+    let central = discover_and_connect(&session, "hci9", p_addr, &expected).await;
+    central.c1.write(b"bye").await.unwrap();
+    loop {
+        match timeout(STEP, out.recv()).await.expect("Closed") {
+            Some(LinkOutput::Closed { reason, .. }) => {
+                assert_eq!(reason, LinkExit::EngineClosed);
+                break;
+            }
+            Some(_) => {}
+            None => panic!("router ended"),
+        }
+    }
+    // bluezoo applies a peripheral-side Disconnect to the peripheral's view of the central only
+    // (the central's own Device1 stays Connected: a bluezoo gap), so check that view.
+    let seen_by_peripheral = p.adapter().device(central_addr).unwrap();
+    let mut disconnected = false;
+    for _ in 0..50 {
+        if !seen_by_peripheral.is_connected().await.unwrap() {
+            disconnected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        disconnected,
+        "the central was not disconnected after the engine closed"
+    );
+    drop(central);
+    let hci8 = p.adapter().clone();
+    let mut readvertised = false;
+    for _ in 0..50 {
+        if hci8.active_advertising_instances().await.unwrap() == 1 {
+            readvertised = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(readvertised, "advertising did not resume");
+    p.shutdown().await;
 }

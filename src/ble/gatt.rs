@@ -31,6 +31,7 @@ use bluer::gatt::local::{
     ReqError, Service,
 };
 use bluer::{Adapter, Address, DeviceEvent, DeviceProperty, Uuid};
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tracing::{debug, trace, warn};
@@ -109,7 +110,7 @@ impl GattServer {
             "GATT application registered (service 0xFFF6)"
         );
         let hub = Hub {
-            adapter: adapter.clone(),
+            adapter: Some(adapter.clone()),
             config,
             advertiser,
             events: events_tx,
@@ -147,6 +148,17 @@ impl GattHandle {
     pub fn indicate(&self, link: LinkId, value: Vec<u8>) -> Result<(), BleError> {
         self.tx
             .send(HubMsg::Indicate { link, value })
+            .map_err(|_| BleError::ShutDown)
+    }
+
+    /// Asks BlueZ to disconnect the central (after its engine closed or failed), so it does not
+    /// linger and advertising can resume. The `Disconnected` event follows as usual.
+    ///
+    /// # Errors
+    /// [`BleError::ShutDown`] when the GATT server is gone.
+    pub fn disconnect(&self, link: LinkId) -> Result<(), BleError> {
+        self.tx
+            .send(HubMsg::Disconnect { link })
             .map_err(|_| BleError::ShutDown)
     }
 
@@ -188,14 +200,42 @@ pub(crate) enum HubMsg {
     Disconnected {
         link: LinkId,
     },
+    Disconnect {
+        link: LinkId,
+    },
 }
 
-/// `CharacteristicNotifier` has no `Debug`.
-pub(crate) struct NotifierBox(CharacteristicNotifier);
+/// One C2 notification session as the hub sees it: bluer's `CharacteristicNotifier`, or a
+/// fake in the unit tests.
+pub(crate) trait Notifier: Send + 'static {
+    /// Sends one indication; resolves when it is confirmed (Ok) or the session ended (Err).
+    fn notify(&mut self, value: Vec<u8>) -> BoxFuture<'_, Result<(), ()>>;
+    /// Resolves when the central (or bluer, on a newer session) ends the session.
+    fn stopped(&self) -> BoxFuture<'static, ()>;
+}
+
+impl Notifier for CharacteristicNotifier {
+    fn notify(&mut self, value: Vec<u8>) -> BoxFuture<'_, Result<(), ()>> {
+        Box::pin(async move {
+            CharacteristicNotifier::notify(self, value)
+                .await
+                .map_err(|e| {
+                    debug!(error = %e, "indication failed");
+                })
+        })
+    }
+
+    fn stopped(&self) -> BoxFuture<'static, ()> {
+        Box::pin(CharacteristicNotifier::stopped(self))
+    }
+}
+
+/// A boxed [`Notifier`] (`CharacteristicNotifier` has no `Debug`).
+pub(crate) struct NotifierBox(pub(crate) Box<dyn Notifier>);
 
 impl std::fmt::Debug for NotifierBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CharacteristicNotifier")
+        f.write_str("Notifier")
     }
 }
 
@@ -246,7 +286,7 @@ fn application(hub: mpsc::UnboundedSender<HubMsg>, additional: Arc<Mutex<Vec<u8>
                 let hub = notify_hub.clone();
                 Box::pin(async move {
                     debug!("C2 StartNotify");
-                    let _ = hub.send(HubMsg::NotifyStarted(NotifierBox(notifier)));
+                    let _ = hub.send(HubMsg::NotifyStarted(NotifierBox(Box::new(notifier))));
                 })
             })),
             ..Default::default()
@@ -305,7 +345,8 @@ struct NotifySession {
 }
 
 struct Hub {
-    adapter: Adapter,
+    /// `None` in unit tests: no device watchers (disconnects are injected).
+    adapter: Option<Adapter>,
     config: GattConfig,
     advertiser: Option<Advertiser>,
     events: mpsc::Sender<LinkEvent>,
@@ -456,6 +497,21 @@ impl Hub {
                     None => true,
                 }
             }
+            HubMsg::Disconnect { link } => {
+                if let Some(adapter) = self.adapter.clone() {
+                    debug!(%link, "disconnecting the central");
+                    tokio::spawn(async move {
+                        let r = match adapter.device(link.0) {
+                            Ok(d) => d.disconnect().await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = r {
+                            debug!(%link, error = %e, "disconnect failed");
+                        }
+                    });
+                }
+                true
+            }
             HubMsg::Disconnected { link } => {
                 if self.links.remove(&link).is_none() {
                     return true;
@@ -528,7 +584,9 @@ impl Hub {
 
     /// Reports the link's disconnection from BlueZ's `Device1.Connected` property.
     fn watch_disconnect(&self, link: LinkId) {
-        let adapter = self.adapter.clone();
+        let Some(adapter) = self.adapter.clone() else {
+            return;
+        };
         let hub = self.self_tx.clone();
         tokio::spawn(async move {
             let gone = watch_device(&adapter, link.0).await;
@@ -558,7 +616,7 @@ async fn watch_device(adapter: &Adapter, addr: Address) -> bluer::Result<()> {
 /// Owns one notification session: sends queued values one at a time and reports each result.
 async fn indicator(
     id: u64,
-    mut notifier: CharacteristicNotifier,
+    mut notifier: Box<dyn Notifier>,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     hub: mpsc::UnboundedSender<HubMsg>,
     timeout: Duration,
@@ -575,10 +633,7 @@ async fn indicator(
         };
         let result = match tokio::time::timeout(timeout, notifier.notify(value)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                debug!(error = %e, "indication failed");
-                Err(IndicationFailure::Stopped)
-            }
+            Ok(Err(())) => Err(IndicationFailure::Stopped),
             Err(_) => Err(IndicationFailure::Timeout),
         };
         let fatal = result.is_err();
@@ -593,3 +648,235 @@ async fn indicator(
 }
 
 const EVENT_QUEUE: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::{oneshot, watch};
+    use tokio::time::timeout;
+
+    use super::*;
+
+    type Sent = (Vec<u8>, oneshot::Sender<bool>);
+
+    /// A C2 session whose confirmations the test hands out: each indication shows up on
+    /// `sent` with a reply channel (true = confirmed, false = session gone, dropped = never).
+    struct FakeNotifier {
+        sent: mpsc::UnboundedSender<Sent>,
+        stop: watch::Receiver<bool>,
+    }
+
+    impl Notifier for FakeNotifier {
+        fn notify(&mut self, value: Vec<u8>) -> BoxFuture<'_, Result<(), ()>> {
+            let (tx, rx) = oneshot::channel();
+            let _ = self.sent.send((value, tx));
+            Box::pin(async move {
+                match rx.await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(()),
+                    Err(_) => std::future::pending().await,
+                }
+            })
+        }
+        fn stopped(&self) -> BoxFuture<'static, ()> {
+            let mut stop = self.stop.clone();
+            Box::pin(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+        }
+    }
+
+    struct Session {
+        sent: mpsc::UnboundedReceiver<Sent>,
+        stop: watch::Sender<bool>,
+    }
+
+    struct Harness {
+        hub: mpsc::UnboundedSender<HubMsg>,
+        events: mpsc::Receiver<LinkEvent>,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let (hub_tx, hub_rx) = mpsc::unbounded_channel();
+            let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+            let hub = Hub {
+                adapter: None,
+                config: GattConfig::default(),
+                advertiser: None,
+                events: events_tx,
+                self_tx: hub_tx.clone(),
+                links: HashMap::new(),
+                session: None,
+                next_session: 0,
+                write_clock: 0,
+            };
+            tokio::spawn(hub.run(hub_rx));
+            Self {
+                hub: hub_tx,
+                events,
+            }
+        }
+
+        fn write(&self, link: LinkId, data: &[u8]) {
+            let msg = HubMsg::Write {
+                link,
+                data: data.to_vec(),
+                mtu: 185,
+            };
+            self.hub.send(msg).unwrap();
+        }
+
+        fn subscribe(&self) -> Session {
+            let (sent_tx, sent) = mpsc::unbounded_channel();
+            let (stop, stop_rx) = watch::channel(false);
+            let n = FakeNotifier {
+                sent: sent_tx,
+                stop: stop_rx,
+            };
+            self.hub
+                .send(HubMsg::NotifyStarted(NotifierBox(Box::new(n))))
+                .unwrap();
+            Session { sent, stop }
+        }
+
+        fn indicate(&self, link: LinkId, v: &[u8]) {
+            let msg = HubMsg::Indicate {
+                link,
+                value: v.to_vec(),
+            };
+            self.hub.send(msg).unwrap();
+        }
+
+        async fn event(&mut self) -> LinkEvent {
+            match timeout(Duration::from_secs(60), self.events.recv()).await {
+                Ok(Some(e)) => e,
+                other => panic!("no event: {other:?}"),
+            }
+        }
+
+        async fn no_event(&mut self) {
+            if let Ok(e) = timeout(Duration::from_millis(50), self.events.recv()).await {
+                panic!("unexpected event {e:?}");
+            }
+        }
+    }
+
+    async fn sent(s: &mut Session) -> Sent {
+        match timeout(Duration::from_secs(60), s.sent.recv()).await {
+            Ok(Some(x)) => x,
+            other => panic!("nothing indicated: {other:?}"),
+        }
+    }
+
+    fn id(n: u8) -> LinkId {
+        LinkId(Address::new([0x02, 0, 0, 0, 0, n]))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn subscription_before_write_is_parked() {
+        let mut h = Harness::new();
+        let _s = h.subscribe();
+        h.no_event().await;
+        h.write(id(1), b"hs");
+        assert!(
+            matches!(h.event().await, LinkEvent::Subscribed { link, mtu: 185 } if link == id(1))
+        );
+        assert!(matches!(h.event().await, LinkEvent::Write { link, .. } if link == id(1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_indication_in_flight_then_next_after_confirmation() {
+        let mut h = Harness::new();
+        h.write(id(1), b"hs");
+        assert!(matches!(h.event().await, LinkEvent::Write { .. }));
+        let mut s = h.subscribe();
+        assert!(matches!(h.event().await, LinkEvent::Subscribed { .. }));
+        for v in [b"1", b"2", b"3"] {
+            h.indicate(id(1), v);
+        }
+        let (v, confirm) = sent(&mut s).await;
+        assert_eq!(v, b"1");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            s.sent.try_recv().is_err(),
+            "second indication before the first was confirmed"
+        );
+        confirm.send(true).unwrap();
+        assert!(matches!(h.event().await, LinkEvent::IndicationDone { link } if link == id(1)));
+        let (v, confirm) = sent(&mut s).await;
+        assert_eq!(v, b"2");
+        confirm.send(true).unwrap();
+        assert!(matches!(h.event().await, LinkEvent::IndicationDone { .. }));
+        let (v, confirm) = sent(&mut s).await;
+        assert_eq!(v, b"3");
+        confirm.send(true).unwrap();
+        assert!(matches!(h.event().await, LinkEvent::IndicationDone { .. }));
+        h.no_event().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unconfirmed_indication_fails_the_link() {
+        let mut h = Harness::new();
+        h.write(id(1), b"hs");
+        let _ = h.event().await;
+        let mut s = h.subscribe();
+        let _ = h.event().await;
+        h.indicate(id(1), b"x");
+        let (_v, never) = sent(&mut s).await;
+        let t0 = tokio::time::Instant::now();
+        match h.event().await {
+            LinkEvent::Failed {
+                link,
+                error: BleError::IndicationTimeout(d),
+            } => {
+                assert_eq!((link, d), (id(1), Duration::from_secs(15)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(tokio::time::Instant::now() - t0, Duration::from_secs(15));
+        drop(never);
+        // The link lost its subscription: later indications are dropped, nothing is sent.
+        h.indicate(id(1), b"y");
+        h.no_event().await;
+        assert!(s.sent.try_recv().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn second_subscriber_takes_c2_over() {
+        let mut h = Harness::new();
+        h.write(id(1), b"a");
+        let _ = h.event().await;
+        let _s1 = h.subscribe();
+        assert!(matches!(h.event().await, LinkEvent::Subscribed { link, .. } if link == id(1)));
+        h.write(id(2), b"b");
+        assert!(matches!(h.event().await, LinkEvent::Write { link, .. } if link == id(2)));
+        let mut s2 = h.subscribe();
+        assert!(matches!(h.event().await, LinkEvent::Unsubscribed { link } if link == id(1)));
+        assert!(matches!(h.event().await, LinkEvent::Subscribed { link, .. } if link == id(2)));
+        h.indicate(id(2), b"to-2");
+        assert_eq!(sent(&mut s2).await.0, b"to-2");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_notify_and_disconnect() {
+        let mut h = Harness::new();
+        h.write(id(1), b"a");
+        let _ = h.event().await;
+        let s = h.subscribe();
+        let _ = h.event().await;
+        s.stop.send(true).unwrap();
+        assert!(matches!(h.event().await, LinkEvent::Unsubscribed { link } if link == id(1)));
+        // A session that ends during an indication reports Unsubscribed too.
+        let mut s = h.subscribe();
+        assert!(matches!(h.event().await, LinkEvent::Subscribed { .. }));
+        h.indicate(id(1), b"x");
+        let (_v, reply) = sent(&mut s).await;
+        reply.send(false).unwrap();
+        assert!(matches!(h.event().await, LinkEvent::Unsubscribed { link } if link == id(1)));
+        h.hub.send(HubMsg::Disconnected { link: id(1) }).unwrap();
+        assert!(matches!(h.event().await, LinkEvent::Disconnected { link } if link == id(1)));
+        // A second disconnect report (watcher and StopNotify racing) is not repeated.
+        h.hub.send(HubMsg::Disconnected { link: id(1) }).unwrap();
+        h.no_event().await;
+    }
+}

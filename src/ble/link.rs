@@ -212,7 +212,13 @@ where
             let done = done_tx.clone();
             tokio::spawn(
                 async move {
-                    let reason = drive_link(engine, link, rx, cmd_rx, gatt, clock, &out).await;
+                    let reason =
+                        drive_link(engine, link, rx, cmd_rx, gatt.clone(), clock, &out).await;
+                    // The engine gave up on a central that is still connected: let it go, so it
+                    // learns at once and the advertisement comes back.
+                    if matches!(reason, LinkExit::EngineClosed | LinkExit::Failed) {
+                        let _ = gatt.disconnect(link);
+                    }
                     let _ = out.send(LinkOutput::Closed { link, reason }).await;
                     let _ = done.send(link);
                 }
