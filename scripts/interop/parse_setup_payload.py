@@ -60,6 +60,11 @@ def main():
                     help="rendezvous bitmap for --generate: 1 SoftAP, 2 BLE, 4 on-network")
     args = ap.parse_args()
 
+    # The CHIP native library logs to fd 1 with printf: keep the real stdout for our JSON and
+    # send everything else written to fd 1 to stderr.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+
     # Imported late so --help works without the native library.
     import chip.native
     from chip.setup_payload import SetupPayload
@@ -76,7 +81,8 @@ def main():
                                0, args.capabilities, 0)
         manual = sp.GenerateManualPairingCode(args.passcode, args.vendor_id, args.product_id,
                                               args.discriminator, 0, args.capabilities, 0)
-        print(json.dumps({"qr": qr, "manual": manual}))
+        out.write(json.dumps({"qr": qr, "manual": manual}) + "\n")
+        out.flush()
         return 0
 
     if not args.qr and not args.manual:
@@ -90,7 +96,8 @@ def main():
     except Exception as e:  # the CHIP binding raises ChipStackError subclasses
         print(f"parse failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=1))
+    out.write(json.dumps(result, indent=1) + "\n")
+    out.flush()
     return 0
 
 
