@@ -35,6 +35,7 @@ pub mod pase;
 pub mod session;
 
 // Composition of the engines (sans-IO).
+pub mod commissioner;
 pub mod node;
 
 // Configuration (flags, validation) shared by the binary and tests.
