@@ -140,7 +140,7 @@ impl Sim {
             moved = true;
             assert_eq!(t.dest, self.commissioner_addr_for_node());
             let bytes = std::mem::take(&mut buf);
-            self.to_commissioner(bytes);
+            self.deliver_to_commissioner(bytes);
         }
         while let Some(ev) = self.node.poll_event() {
             moved = true;
@@ -158,7 +158,7 @@ impl Sim {
             }
             for bytes in out {
                 moved = true;
-                self.to_device(bytes);
+                self.deliver_to_device(bytes);
             }
         }
         moved |= self.pump_btp();
@@ -176,7 +176,7 @@ impl Sim {
         }
     }
 
-    fn to_device(&mut self, bytes: Vec<u8>) {
+    fn deliver_to_device(&mut self, bytes: Vec<u8>) {
         self.datagrams += 1;
         if self.dropped() {
             return;
@@ -192,7 +192,7 @@ impl Sim {
         }
     }
 
-    fn to_commissioner(&mut self, bytes: Vec<u8>) {
+    fn deliver_to_commissioner(&mut self, bytes: Vec<u8>) {
         self.datagrams += 1;
         if self.dropped() {
             return;
@@ -213,18 +213,18 @@ impl Sim {
     /// Moves BTP segments: central writes to C1 (write response = done), peripheral indicates
     /// on C2 (confirmation = done). The central subscribes after its handshake write.
     fn pump_btp(&mut self) -> bool {
-        let now = self.now;
-        let Link::Btp {
-            central,
-            peripheral,
-            subscribed,
-        } = &mut self.link
-        else {
-            return false;
-        };
         let mut moved = false;
         let mut buf = Vec::new();
         loop {
+            let now = self.now;
+            let Link::Btp {
+                central,
+                peripheral,
+                subscribed,
+            } = &mut self.link
+            else {
+                return false;
+            };
             let mut any = false;
             buf.clear();
             if central.poll_transmit(now, &mut buf).is_some() {
@@ -262,8 +262,7 @@ impl Sim {
                 }
             }
             for sdu in sdus_to_node {
-                self.node
-                    .handle_datagram(now, PeerAddr::Ble(BleLinkId(1)), &sdu);
+                self.node.handle_datagram(now, self.commissioner_addr, &sdu);
             }
             if let Some(c) = self.commissioner.as_mut() {
                 for sdu in sdus_to_commissioner {
@@ -271,13 +270,10 @@ impl Sim {
                 }
             }
             if !any {
-                break;
+                return moved;
             }
             moved = true;
-            // Re-borrow after handing SDUs up (the node may have queued more).
-            return moved | self.pump_btp();
         }
-        moved
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -328,9 +324,7 @@ impl Sim {
                     return Some(ev);
                 }
             }
-            let Some(d) = self.next_deadline() else {
-                return None;
-            };
+            let d = self.next_deadline()?;
             if d > end {
                 return None;
             }
