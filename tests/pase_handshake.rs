@@ -822,3 +822,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The initiator fed arbitrary bytes under every opcode never panics, never establishes, and
+    /// ends the handshake after the first bad message.
+    #[test]
+    fn initiator_survives_garbage(op in 0u8..0x50, payload in proptest::collection::vec(any::<u8>(), 0..120)) {
+        let mut rng = TestRng::new(1);
+        let mut init = PaseInitiator::start(Instant::ZERO, InitiatorConfig::new(PASSCODE, 1), &mut rng);
+        let _ = init.poll_transmit();
+        init.handle_message(Instant::ZERO, Op(op), &payload, &mut rng);
+        match init.poll_event() {
+            Some(InitiatorEvent::Established(_)) => prop_assert!(false, "garbage established"),
+            Some(_) => prop_assert!(init.is_done()),
+            None => prop_assert!(!init.is_done()),
+        }
+    }
+}
