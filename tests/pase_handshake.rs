@@ -841,3 +841,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn live_pase_session_keeps_new_requests_out_across_a_window_reopen() {
+    let mut dev = Device::new();
+    let mut a = initiator(&mut dev, PASSCODE, 0xf1);
+    pump(&mut dev, 1, &mut a, &mut TestRng::new(1));
+    established(dev.events());
+    assert!(dev.responder.is_session_active());
+    dev.responder.close_window(dev.now);
+    assert!(dev.responder.reopen_window(dev.now, Some(WINDOW)));
+    assert!(!dev.responder.is_listening());
+    let mut b = initiator(&mut dev, PASSCODE, 0xf2);
+    let (op, req) = b.poll_transmit().expect("request");
+    assert!(dev.deliver(2, op, &req).is_empty());
+    dev.responder.handle_session_closed(dev.now);
+    assert!(dev.responder.is_listening());
+    assert_eq!(dev.deliver(2, op, &req).len(), 1);
+}
