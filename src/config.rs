@@ -326,15 +326,16 @@ impl Verifier {
     /// [`ConfigError::VerifierLength`], [`ConfigError::VerifierScalar`],
     /// [`ConfigError::VerifierPoint`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let (w0, l) = bytes
-            .split_first_chunk::<32>()
-            .filter(|_| bytes.len() == VERIFIER_LEN)
-            .ok_or(ConfigError::VerifierLength(bytes.len()))?;
-        let l: [u8; 65] = l
-            .try_into()
-            .map_err(|_| ConfigError::VerifierLength(bytes.len()))?;
         use p256::elliptic_curve::ff::{Field, PrimeField};
-        let scalar = Option::<p256::Scalar>::from(p256::Scalar::from_repr((*w0).into()));
+        let length_error = || ConfigError::VerifierLength(bytes.len());
+        if bytes.len() != VERIFIER_LEN {
+            return Err(length_error());
+        }
+        let (w0, l) = bytes.split_at(32);
+        // The length was checked, so both conversions succeed.
+        let w0: [u8; 32] = w0.try_into().map_err(|_| length_error())?;
+        let l: [u8; 65] = l.try_into().map_err(|_| length_error())?;
+        let scalar = Option::<p256::Scalar>::from(p256::Scalar::from_repr(w0.into()));
         match scalar {
             Some(s) if !bool::from(s.is_zero()) => {}
             _ => return Err(ConfigError::VerifierScalar),
@@ -344,7 +345,7 @@ impl Verifier {
         if l[0] != 0x04 || p256::PublicKey::from_sec1_bytes(&l).is_err() {
             return Err(ConfigError::VerifierPoint);
         }
-        Ok(Self { w0: *w0, l })
+        Ok(Self { w0, l })
     }
 
     /// w0 as a big-endian scalar.
