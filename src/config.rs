@@ -1085,4 +1085,30 @@ mod tests {
         }
         Cli::command().debug_assert();
     }
+
+    proptest::proptest! {
+        #[test]
+        fn u16_round_trips_in_decimal_and_hex(v in proptest::num::u16::ANY) {
+            proptest::prop_assert_eq!(parse_u16(&v.to_string()), Ok(v));
+            proptest::prop_assert_eq!(parse_u16(&format!("{v:#x}")), Ok(v));
+            proptest::prop_assert_eq!(parse_u16(&format!("0X{v:X}")), Ok(v));
+        }
+
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,24}") {
+            let _ = parse_number(&text, u64::MAX);
+            let _ = parse_passcode(&text);
+            let _ = parse_discriminator(&text);
+            let _ = parse_iterations(&text);
+            let _ = parse_hex(&text);
+            let _ = parse_duration(&text);
+            let _ = parse_adapter(&text);
+            let _ = parse_device_name(&text);
+        }
+
+        #[test]
+        fn hex_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            proptest::prop_assert_eq!(parse_hex(&hex(&bytes)), Ok(bytes));
+        }
+    }
 }
