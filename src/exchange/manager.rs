@@ -94,9 +94,37 @@ pub enum ExchangeError {
     /// §4.12.5.1).
     #[error("previous reliable message not yet acknowledged")]
     AwaitingAck,
+    /// The exchange table (or this session's share of it) is full.
+    #[error("too many exchanges")]
+    TooManyExchanges,
     /// The session refused.
     #[error(transparent)]
     Session(#[from] SessionError),
+}
+
+/// Limits and dispatch policy of the exchange manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeConfig {
+    /// Session table sizes.
+    pub sessions: SessionManagerConfig,
+    /// Exchanges at once, over all sessions (the CHIP SDK's pool holds 16 by default).
+    pub max_exchanges: usize,
+    /// Exchanges at once on one session (Matter 1.3 §4.10.5.2 suggests initiators keep to 5).
+    pub max_exchanges_per_session: usize,
+    /// Protocols a peer may open an exchange for. Others are acknowledged and dropped; on
+    /// unsecured sessions only the secure channel is ever accepted (PASE, CASE).
+    pub unsolicited_protocols: Vec<ProtocolId>,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            sessions: SessionManagerConfig::default(),
+            max_exchanges: 64,
+            max_exchanges_per_session: 16,
+            unsolicited_protocols: vec![ProtocolId::SECURE_CHANNEL, ProtocolId::INTERACTION_MODEL],
+        }
+    }
 }
 
 /// Per-send options.
@@ -146,6 +174,7 @@ impl Exchange {
 /// - Outputs, drained after every input or command: [`poll_transmit`](Self::poll_transmit),
 ///   [`poll_timeout`](Self::poll_timeout), [`poll_event`](Self::poll_event).
 pub struct ExchangeManager<A, C, R> {
+    config: ExchangeConfig,
     sessions: SessionManager<A, C>,
     rng: R,
     exchanges: BTreeMap<ExchangeRef, Exchange>,
@@ -157,10 +186,11 @@ pub struct ExchangeManager<A, C, R> {
 impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
     /// A manager with an empty session table. Exchange ids start at a random value
     /// (Matter 1.3 §4.10.2).
-    pub fn new(config: SessionManagerConfig, mut rng: R) -> Self {
-        let sessions = SessionManager::new(config, &mut rng);
+    pub fn new(config: ExchangeConfig, mut rng: R) -> Self {
+        let sessions = SessionManager::new(config.sessions, &mut rng);
         let next_exchange_id = rng.next_u32() as u16;
         Self {
+            config,
             sessions,
             rng,
             exchanges: BTreeMap::new(),
@@ -241,6 +271,25 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
                 self.after_step(now);
                 return Ok(());
             }
+            if !self.accepts_unsolicited(inc.session, &ph) {
+                debug!(?key, protocol = ?ph.protocol_id, "no handler for unsolicited message");
+                if ph.needs_ack {
+                    self.send_standalone_ack(now, key, counter);
+                }
+                self.after_step(now);
+                return Ok(());
+            }
+            if !self.has_room(inc.session) {
+                // The session layer has already recorded the counter, so a retransmission would
+                // be a duplicate: acknowledge and drop now rather than let the peer retry into
+                // the same loss (its exchange then times out at the application layer).
+                debug!(?key, "exchange table full: message dropped");
+                if ph.needs_ack {
+                    self.send_standalone_ack(now, key, counter);
+                }
+                self.after_step(now);
+                return Ok(());
+            }
             debug!(?key, protocol = ?ph.protocol_id, "new exchange from peer");
             self.exchanges.insert(key, Exchange::new(ph.protocol_id));
         }
@@ -310,6 +359,9 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
             }
         } else if self.sessions.session(session).is_none() {
             return Err(SessionError::StaleHandle.into());
+        }
+        if !self.has_room(session) {
+            return Err(ExchangeError::TooManyExchanges);
         }
         let key = loop {
             let id = self.next_exchange_id;
@@ -616,6 +668,16 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
     }
 
     fn send_standalone_ack(&mut self, now: Instant, key: ExchangeRef, counter: u32) {
+        self.send_standalone_ack_inner(now, key, counter, false);
+    }
+
+    fn send_standalone_ack_inner(
+        &mut self,
+        now: Instant,
+        key: ExchangeRef,
+        counter: u32,
+        closing: bool,
+    ) {
         let header = PayloadHeader {
             initiator: key.role == Role::Initiator,
             acked_counter: Some(counter),
@@ -626,10 +688,14 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
             )
         };
         let mut datagram = Vec::new();
-        match self
-            .sessions
-            .encode(now, key.session, &header, &[], &mut datagram)
-        {
+        let encoded = if closing {
+            self.sessions
+                .encode_while_closing(now, key.session, &header, &[], &mut datagram)
+        } else {
+            self.sessions
+                .encode(now, key.session, &header, &[], &mut datagram)
+        };
+        match encoded {
             Ok(out) => {
                 debug!(exchange = ?key, acked = counter, "standalone ack");
                 self.transmits.push_back((out.dest, datagram));
@@ -667,7 +733,7 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
                 .filter_map(|(k, x)| x.pending_ack.take().map(|a| (*k, a.counter)))
                 .collect();
             for (k, c) in owed {
-                self.send_standalone_ack(now, k, c);
+                self.send_standalone_ack_inner(now, k, c, true);
             }
             let id = self.next_exchange_id;
             self.next_exchange_id = self.next_exchange_id.wrapping_add(1);
@@ -683,6 +749,23 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
         while let Some(e) = self.sessions.poll_event() {
             self.events.push_back(ExchangeEvent::Session(e));
         }
+    }
+
+    fn accepts_unsolicited(&self, session: SessionRef, ph: &PayloadHeader) -> bool {
+        let secure = self.sessions.secure(session).is_some();
+        ph.protocol_vendor_id.unwrap_or(0) == 0
+            && self.config.unsolicited_protocols.contains(&ph.protocol_id)
+            && (secure || ph.protocol_id == ProtocolId::SECURE_CHANNEL)
+    }
+
+    fn has_room(&self, session: SessionRef) -> bool {
+        self.exchanges.len() < self.config.max_exchanges
+            && self
+                .exchanges
+                .keys()
+                .filter(|k| k.session == session)
+                .count()
+                < self.config.max_exchanges_per_session
     }
 
     fn peer_active(&self, now: Instant, session: SessionRef) -> bool {

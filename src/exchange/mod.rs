@@ -11,7 +11,8 @@ mod manager;
 pub mod mrp;
 
 pub use manager::{
-    ExchangeError, ExchangeEvent, ExchangeManager, ExchangeRef, Role, SendOptions, Transmit,
+    ExchangeConfig, ExchangeError, ExchangeEvent, ExchangeManager, ExchangeRef, Role, SendOptions,
+    Transmit,
 };
 
 #[cfg(test)]

@@ -8,8 +8,7 @@ use crate::message::{InteractionModelOpcode, Packet, ProtocolId, SecureChannelOp
 use crate::rng::{Rng, TestRng};
 use crate::session::tests::{params, t, Addr};
 use crate::session::{
-    params::SessionParameters, CloseReason, PaseHandover, Session, SessionManagerConfig,
-    SessionManagerEvent, SessionRef,
+    params::SessionParameters, CloseReason, PaseHandover, Session, SessionManagerEvent, SessionRef,
 };
 use crate::time::Instant;
 
@@ -35,8 +34,8 @@ fn pair<R: Rng + Clone>(
     dev_addr: Addr,
     ctl_addr: Addr,
 ) -> (Stack<R>, SessionRef, Stack<R>, SessionRef) {
-    let mut dev = ExchangeManager::new(SessionManagerConfig::default(), rng.clone());
-    let mut ctl = ExchangeManager::new(SessionManagerConfig::default(), rng);
+    let mut dev = ExchangeManager::new(ExchangeConfig::default(), rng.clone());
+    let mut ctl = ExchangeManager::new(ExchangeConfig::default(), rng);
     let dev_id = dev.sessions_mut().allocate_session_id().unwrap();
     let ctl_id = ctl.sessions_mut().allocate_session_id().unwrap();
     let ds = dev
@@ -487,10 +486,8 @@ fn link_closed_drops_sessions_and_exchanges() {
 
 #[test]
 fn pase_over_the_unsecured_session() {
-    let mut dev: Stack<TestRng> =
-        ExchangeManager::new(SessionManagerConfig::default(), TestRng::new(9));
-    let mut ctl: Stack<TestRng> =
-        ExchangeManager::new(SessionManagerConfig::default(), TestRng::new(10));
+    let mut dev: Stack<TestRng> = ExchangeManager::new(ExchangeConfig::default(), TestRng::new(9));
+    let mut ctl: Stack<TestRng> = ExchangeManager::new(ExchangeConfig::default(), TestRng::new(10));
     let us = ctl.add_unsecured_initiator(t(0), DEV);
     let x = ctl.new_exchange(us, ProtocolId::SECURE_CHANNEL).unwrap();
     ctl.send(t(0), x, SecureChannelOpcode::PBKDF_PARAM_REQUEST.0, b"tlv")
@@ -518,4 +515,109 @@ fn pase_over_the_unsecured_session() {
     let evs = events(&mut ctl);
     assert!(evs.iter().any(|e| matches!(e, ExchangeEvent::Acked { .. })));
     assert_eq!(incoming(&evs), [(x, b"rsp".to_vec())]);
+}
+
+#[test]
+fn unsolicited_messages_need_a_protocol_handler() {
+    // Interaction Model on the unsecured session: acknowledged, never delivered.
+    let mut dev: Stack<TestRng> = ExchangeManager::new(ExchangeConfig::default(), TestRng::new(11));
+    let mut ctl: Stack<TestRng> = ExchangeManager::new(ExchangeConfig::default(), TestRng::new(12));
+    let us = ctl.add_unsecured_initiator(t(0), DEV);
+    let x = ctl.new_exchange(us, ProtocolId::INTERACTION_MODEL).unwrap();
+    ctl.send(t(0), x, READ, b"sneaky").unwrap();
+    deliver(t(1), &mut ctl, &CTL, &mut dev);
+    assert!(incoming(&events(&mut dev)).is_empty());
+    assert_eq!(
+        deliver(t(2), &mut dev, &DEV, &mut ctl),
+        1,
+        "acked so it is not retried"
+    );
+    assert_eq!(ctl.poll_timeout(), None);
+
+    // A protocol without a handler on a secure session: same.
+    let (mut dev, _ds, mut ctl, cs) = pair(TestRng::new(13), DEV, CTL);
+    let _ = events(&mut dev);
+    let x = ctl.new_exchange(cs, ProtocolId::BDX).unwrap();
+    ctl.send(t(0), x, 0x01, b"").unwrap();
+    deliver(t(1), &mut ctl, &CTL, &mut dev);
+    assert!(incoming(&events(&mut dev)).is_empty());
+    assert_eq!(deliver(t(2), &mut dev, &DEV, &mut ctl), 1);
+    assert_eq!(ctl.poll_timeout(), None);
+}
+
+#[test]
+fn exchange_table_is_bounded() {
+    let config = ExchangeConfig {
+        max_exchanges_per_session: 2,
+        ..ExchangeConfig::default()
+    };
+    let mut dev: Stack<TestRng> = ExchangeManager::new(config, TestRng::new(14));
+    let mut ctl: Stack<TestRng> = ExchangeManager::new(ExchangeConfig::default(), TestRng::new(15));
+    let dev_id = dev.sessions_mut().allocate_session_id().unwrap();
+    let ctl_id = ctl.sessions_mut().allocate_session_id().unwrap();
+    let ds = dev
+        .add_secure_session(t(0), CTL, params(dev_id, ctl_id, &KE, false))
+        .unwrap();
+    let cs = ctl
+        .add_secure_session(t(0), DEV, params(ctl_id, dev_id, &KE, true))
+        .unwrap();
+    for n in 0..3u8 {
+        let x = ctl.new_exchange(cs, ProtocolId::INTERACTION_MODEL).unwrap();
+        ctl.send(t(0), x, READ, &[n]).unwrap();
+    }
+    deliver(t(1), &mut ctl, &CTL, &mut dev);
+    let got = incoming(&events(&mut dev));
+    assert_eq!(got.len(), 2, "third exchange refused");
+    assert_eq!(
+        deliver(t(1), &mut dev, &DEV, &mut ctl),
+        1,
+        "refused one acked at once"
+    );
+    dev.handle_timeout(t(1_000));
+    assert_eq!(
+        deliver(t(1_000), &mut dev, &DEV, &mut ctl),
+        2,
+        "the accepted ones after 200 ms"
+    );
+    assert_eq!(ctl.poll_timeout(), None);
+    assert_eq!(
+        dev.new_exchange(ds, ProtocolId::INTERACTION_MODEL),
+        Err(ExchangeError::TooManyExchanges)
+    );
+    // Closing one makes room again.
+    dev.close_exchange(t(1_000), got[0].0);
+    assert!(dev.new_exchange(ds, ProtocolId::INTERACTION_MODEL).is_ok());
+}
+
+#[test]
+fn owed_acks_go_out_before_close_session() {
+    let (mut dev, ds, mut ctl, cs) = pair(TestRng::new(16), DEV, CTL);
+    let x = ctl.new_exchange(cs, ProtocolId::INTERACTION_MODEL).unwrap();
+    let c = ctl.send(t(0), x, READ, b"r").unwrap();
+    deliver(t(1), &mut ctl, &CTL, &mut dev);
+    let _ = events(&mut dev);
+    dev.close_session(t(2), ds, Some(false));
+    let wire = drain(&mut dev);
+    assert_eq!(wire.len(), 2, "standalone ack, then CloseSession");
+    let s = ctl.sessions().secure(cs).unwrap();
+    let first = s.decode(&Packet::decode(&wire[0]).unwrap()).unwrap();
+    assert!(first.payload_header.is_standalone_ack());
+    assert_eq!(first.payload_header.acked_counter, Some(c));
+    let second = s.decode(&Packet::decode(&wire[1]).unwrap()).unwrap();
+    assert!(second.payload_header.is(
+        ProtocolId::SECURE_CHANNEL,
+        SecureChannelOpcode::STATUS_REPORT.0
+    ));
+    for w in &wire {
+        ctl.handle_datagram(t(3), DEV, w).unwrap();
+    }
+    let evs = events(&mut ctl);
+    assert!(evs.contains(&ExchangeEvent::Acked {
+        exchange: x,
+        counter: c
+    }));
+    assert!(
+        ctl.sessions().secure(cs).is_none(),
+        "controller dropped the session too"
+    );
 }
