@@ -10,13 +10,13 @@ use std::collections::VecDeque;
 
 use tracing::{debug, warn};
 
-use crate::exchange::{ExchangeEvent, ExchangeManager, ExchangeRef};
+use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
 use crate::im::{AttributePath, ReadRequest, Status, StatusResponse};
 use crate::message::{InteractionModelOpcode, ProtocolId, SecureChannelOpcode};
 use crate::node::PeerAddr;
 use crate::pase::{InitiatorConfig, InitiatorEvent, PaseError, PaseInitiator};
 use crate::rng::Rng;
-use crate::session::{PaseHandover, SessionManagerConfig, SessionManagerEvent, SessionRef};
+use crate::session::{PaseHandover, SessionManagerEvent, SessionRef};
 use crate::time::Instant;
 use crate::tlv::{Container, ElementType, TlvError, TlvReader, TlvValue, Value};
 
@@ -113,7 +113,7 @@ impl<R: Rng> Commissioner<R> {
         exchange_rng: R,
         mut rng: R,
     ) -> Result<Self, CommissionerError> {
-        let mut exchanges = ExchangeManager::new(SessionManagerConfig::default(), exchange_rng);
+        let mut exchanges = ExchangeManager::new(ExchangeConfig::default(), exchange_rng);
         let unsecured = exchanges.add_unsecured_initiator(now, peer);
         let exchange = exchanges
             .new_exchange(unsecured, ProtocolId::SECURE_CHANNEL)

@@ -18,16 +18,14 @@ use std::net::SocketAddr;
 use tracing::{debug, info_span, warn};
 use zeroize::Zeroizing;
 
-use crate::exchange::{ExchangeEvent, ExchangeManager, ExchangeRef};
+use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
 use crate::im::{self, clusters::DeviceInfo, DataModel, ImExchange};
 use crate::message::{ProtocolId, SecureChannelOpcode};
 use crate::pase::{
     PaseError, PaseEvent, PaseResponder, PaseVerifier, ResponderConfig, WindowCloseReason,
 };
 use crate::rng::Rng;
-use crate::session::{
-    CloseReason, PaseHandover, PeerAddress, SessionManagerConfig, SessionManagerEvent, SessionRef,
-};
+use crate::session::{CloseReason, PaseHandover, PeerAddress, SessionManagerEvent, SessionRef};
 use crate::time::{Duration, Instant};
 
 /// A BLE link as the core knows it: a number the shell assigns to each connected central.
@@ -63,8 +61,8 @@ impl fmt::Display for PeerAddr {
 pub struct NodeConfig {
     /// Basic Information values.
     pub device_info: DeviceInfo,
-    /// Session table sizes.
-    pub sessions: SessionManagerConfig,
+    /// Session and exchange table sizes, protocols accepted unsolicited.
+    pub exchanges: ExchangeConfig,
     /// PASE responder settings (handshake timeout, failure limit, our session parameters).
     pub pase: ResponderConfig,
     /// Largest IM payload in one message; larger reports are chunked. 1024 bytes keeps a
@@ -77,7 +75,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             device_info: DeviceInfo::default(),
-            sessions: SessionManagerConfig::default(),
+            exchanges: ExchangeConfig::default(),
             pase: ResponderConfig::default(),
             im_max_payload: ImExchange::DEFAULT_MAX_PAYLOAD,
         }
@@ -172,7 +170,7 @@ impl<R: Rng> Node<R> {
     pub fn new(config: NodeConfig, exchange_rng: R, mut rng: R) -> Self {
         let model = DataModel::root_node(config.device_info, rng.next_u32());
         Self {
-            exchanges: ExchangeManager::new(config.sessions, exchange_rng),
+            exchanges: ExchangeManager::new(config.exchanges, exchange_rng),
             rng,
             pase: PaseResponder::new(config.pase),
             handshake: None,
