@@ -26,13 +26,15 @@ use super::error::{classify, BleError, ACTION_ADVERTISE};
 use super::gatt::MATTER_SERVICE_UUID;
 
 /// The data a commissionable Matter device advertises over BLE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommissionableAdvertisement {
     discriminator: u16,
     vendor_id: u16,
     product_id: u16,
     additional_data: bool,
     extended_announcement: bool,
+    /// `None`: the CHIP-style default name.
+    local_name: Option<String>,
 }
 
 impl CommissionableAdvertisement {
@@ -52,6 +54,7 @@ impl CommissionableAdvertisement {
             product_id,
             additional_data: false,
             extended_announcement: false,
+            local_name: None,
         })
     }
 
@@ -64,6 +67,13 @@ impl CommissionableAdvertisement {
     /// Sets flag bit 1: extended announcement (Matter 1.3 §5.4.2.5.6).
     pub fn with_extended_announcement(mut self, on: bool) -> Self {
         self.extended_announcement = on;
+        self
+    }
+
+    /// Replaces the default local name (`--device-name`). BlueZ puts it in the scan response
+    /// when it does not fit next to the service data.
+    pub fn with_local_name(mut self, name: impl Into<String>) -> Self {
+        self.local_name = Some(name.into());
         self
     }
 
@@ -90,10 +100,14 @@ impl CommissionableAdvertisement {
         [OPCODE_COMMISSIONABLE, d0, d1, v0, v1, p0, p1, flags]
     }
 
-    /// The local name, `MATTER-` and the discriminator as four decimal digits (the CHIP SDK's
-    /// `"%s%04u"` with prefix `MATTER-`).
+    /// The local name: the one set with [`with_local_name`](Self::with_local_name), else
+    /// `MATTER-` and the discriminator as four decimal digits (the CHIP SDK's `"%s%04u"` with
+    /// prefix `MATTER-`).
     pub fn local_name(&self) -> String {
-        format!("MATTER-{:04}", self.discriminator)
+        match &self.local_name {
+            Some(name) => name.clone(),
+            None => format!("MATTER-{:04}", self.discriminator),
+        }
     }
 
     /// The BlueZ advertisement for one interval phase.
@@ -168,20 +182,34 @@ impl Advertiser {
         self.call(AdvCommand::Stop).await
     }
 
-    /// Registers the advertisement again if the window is open (BlueZ and the kernel stop a
-    /// connectable advertisement when a central connects; after the last link is gone we must
-    /// re-register it to be found again). Fire and forget: failures are logged.
+    /// Stops advertising while a central is connected (the CHIP SDK does the same): a second
+    /// commissioner could not be served anyway, as C2 has one subscriber at a time (see
+    /// `gatt`). The window stays open. Fire and forget.
+    pub fn pause(&self) {
+        let _ = self.tx.send(AdvCommand::Pause);
+    }
+
+    /// Registers the advertisement again, fast intervals first, if the window is open and it
+    /// was paused (after the last link is gone; the kernel also stops a connectable
+    /// advertisement when a central connects, so it must be registered anew to be found).
+    /// Fire and forget: failures are logged.
     pub fn resume_if_open(&self) {
         let _ = self.tx.send(AdvCommand::Resume);
     }
 
     /// True while the window is open (the advertisement may be paused by a connection).
     pub async fn is_open(&self) -> bool {
+        self.status().await.open
+    }
+
+    /// Whether the window is open and which advertisement is registered. A gone task reports
+    /// closed.
+    pub async fn status(&self) -> AdvertiserStatus {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(AdvCommand::IsOpen(reply)).is_err() {
-            return false;
+        if self.tx.send(AdvCommand::Status(reply)).is_err() {
+            return AdvertiserStatus::default();
         }
-        rx.await.unwrap_or(false)
+        rx.await.unwrap_or_default()
     }
 
     async fn call(
@@ -194,16 +222,30 @@ impl Advertiser {
     }
 }
 
+/// What [`Advertiser::status`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdvertiserStatus {
+    /// The commissioning window is open.
+    pub open: bool,
+    /// Advertising is paused because a central is connected.
+    pub paused: bool,
+    /// The registered advertisement's interval phase; `None` when nothing is registered.
+    pub phase: Option<AdvertisingPhase>,
+}
+
 enum AdvCommand {
     Start(oneshot::Sender<Result<(), BleError>>),
     Stop(oneshot::Sender<Result<(), BleError>>),
+    Pause,
     Resume,
-    IsOpen(oneshot::Sender<bool>),
+    Status(oneshot::Sender<AdvertiserStatus>),
 }
 
 struct AdvState {
     open: bool,
-    handle: Option<AdvertisementHandle>,
+    paused: bool,
+    handle: Option<(AdvertisementHandle, AdvertisingPhase)>,
     slow_at: Option<TokioInstant>,
 }
 
@@ -215,6 +257,7 @@ async fn run(
 ) {
     let mut st = AdvState {
         open: false,
+        paused: false,
         handle: None,
         slow_at: None,
     };
@@ -228,7 +271,7 @@ async fn run(
                 // Drop the old registration first so the slot is free for the new one.
                 st.handle = None;
                 match register(&adapter, &adv, AdvertisingPhase::Slow).await {
-                    Ok(h) => st.handle = Some(h),
+                    Ok(h) => st.handle = Some((h, AdvertisingPhase::Slow)),
                     Err(e) => warn!(error = %e, "advertising: re-register with slow intervals failed"),
                 }
                 continue;
@@ -238,6 +281,7 @@ async fn run(
         match cmd {
             AdvCommand::Start(reply) => {
                 st.open = true;
+                st.paused = false;
                 let r = restart(&adapter, &adv, fast_period, &mut st).await;
                 if r.is_err() {
                     st.open = false;
@@ -246,20 +290,37 @@ async fn run(
             }
             AdvCommand::Stop(reply) => {
                 st.open = false;
+                st.paused = false;
                 st.handle = None;
                 st.slow_at = None;
                 info!(adapter = adapter.name(), "advertising stopped");
                 let _ = reply.send(Ok(()));
             }
+            AdvCommand::Pause => {
+                if st.open && !st.paused {
+                    debug!(
+                        adapter = adapter.name(),
+                        "advertising paused: a central is connected"
+                    );
+                    st.paused = true;
+                    st.handle = None;
+                    st.slow_at = None;
+                }
+            }
             AdvCommand::Resume => {
-                if st.open {
+                if st.open && st.paused {
+                    st.paused = false;
                     if let Err(e) = restart(&adapter, &adv, fast_period, &mut st).await {
                         warn!(error = %e, "advertising: re-register after disconnect failed");
                     }
                 }
             }
-            AdvCommand::IsOpen(reply) => {
-                let _ = reply.send(st.open);
+            AdvCommand::Status(reply) => {
+                let _ = reply.send(AdvertiserStatus {
+                    open: st.open,
+                    paused: st.paused,
+                    phase: st.handle.as_ref().map(|(_, p)| *p),
+                });
             }
         }
     }
@@ -273,7 +334,10 @@ async fn restart(
     st: &mut AdvState,
 ) -> Result<(), BleError> {
     st.handle = None;
-    st.handle = Some(register(adapter, adv, AdvertisingPhase::Fast).await?);
+    st.handle = Some((
+        register(adapter, adv, AdvertisingPhase::Fast).await?,
+        AdvertisingPhase::Fast,
+    ));
     st.slow_at = Some(TokioInstant::now() + fast_period);
     info!(
         adapter = adapter.name(),
@@ -366,6 +430,17 @@ mod tests {
         assert_eq!(name(3840), "MATTER-3840");
         assert_eq!(name(15), "MATTER-0015");
         assert_eq!(name(0), "MATTER-0000");
+        let custom = CommissionableAdvertisement::new(3840, 0, 0)
+            .unwrap()
+            .with_local_name("Lamp");
+        assert_eq!(custom.local_name(), "Lamp");
+        assert_eq!(
+            custom
+                .to_bluer(AdvertisingPhase::Fast)
+                .local_name
+                .as_deref(),
+            Some("Lamp")
+        );
     }
 
     #[test]

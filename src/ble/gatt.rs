@@ -378,6 +378,11 @@ impl Hub {
                     st.last_write = stamp;
                 } else {
                     debug!(%link, mtu, "new link");
+                    if self.links.is_empty() {
+                        if let Some(adv) = &self.advertiser {
+                            adv.pause();
+                        }
+                    }
                     self.links.insert(
                         link,
                         LinkState {
