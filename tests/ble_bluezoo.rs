@@ -26,7 +26,7 @@ use tokio::time::timeout;
 
 const STEP: Duration = Duration::from_secs(10);
 
-// Matter 1.3 §5.4.2.5.6 layout: opcode 0, u16 LE discriminator (12 bits) + version 0, u16 LE
+// Matter Core spec §5.4.2.5.6 layout: opcode 0, u16 LE discriminator (12 bits) + version 0, u16 LE
 // vendor id, u16 LE product id, flags; name "MATTER-" + the discriminator as 4 decimal digits.
 /// Discriminator 3840, vendor 0xFFF1, product 0x8000, additional data on C3.
 const EXPECTED_3840: Expected = Expected {
@@ -823,7 +823,7 @@ async fn btp_session_over_bluezoo() {
         }
     }
     let (frag, window, elapsed) = central_established.expect("central established");
-    // bluezoo reports ATT MTU 512; BTP caps segments at 244 (Matter 1.3 §4.19.4) and window 6.
+    // bluezoo reports ATT MTU 512; BTP caps segments at 244 (§4.19.4.2) and window 6.
     assert_eq!(peripheral_established, Some((frag, window)));
     assert_eq!(frag, 244, "MTU 512 - 3 capped at 244");
     assert_eq!(window, 6);

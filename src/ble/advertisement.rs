@@ -1,17 +1,26 @@
 //! The commissionable BLE advertisement: its bytes (pure), and a task that keeps it registered
 //! with BlueZ while the commissioning window is open.
 //!
-//! Matter 1.3 §5.4.2.5.6 "Advertising Data": the Matter service data under UUID 0xFFF6 is
-//! `opcode (0x00 = commissionable) | u16 LE discriminator (bits 0-11) + advertisement version
-//! (bits 12-15, 0) | u16 LE vendor id | u16 LE product id | flags (bit 0 additional data on C3,
-//! bit 1 extended announcement)`. BlueZ adds the AD Flags itself (LE General Discoverable when
-//! `Discoverable` is set). Like the CHIP SDK's Linux layer we also list 0xFFF6 in ServiceUUIDs and
-//! use the local name `MATTER-%04u` of the discriminator.
+//! Matter Core spec §5.4.2.5.6 "Advertising Data" (numbering of the 1.4/1.5 text): the Matter
+//! service data under UUID 0xFFF6 is `opcode (0x00 = commissionable) | u16 LE discriminator
+//! (bits 0-11) + advertisement version (bits 12-15, 0) | u16 LE vendor id | u16 LE product id |
+//! flags (bit 0 additional data on C3, bit 1 extended announcement)`, and everything a
+//! commissioner needs must be in the advertising data, not the scan response. §5.4.2.5.4: GAP
+//! General Discoverable, connectable undirected: `Type::Peripheral` + `Discoverable`, for which
+//! BlueZ adds the AD Flags itself. Like the CHIP SDK's Linux layer we also list 0xFFF6 in
+//! ServiceUUIDs and use the local name `MATTER-%04u` of the discriminator. BlueZ puts
+//! `LocalName` into the scan response (src/advertising.c `generate_scan_rsp`), so the
+//! advertising data stays 19 bytes: flags (3), the UUID list (4), the service data (12).
 //!
-//! Intervals (Matter 1.3 §5.4.2.5.5): 20–60 ms for the first 30 s of the window, then 150–1200 ms.
-//! BlueZ honours `MinInterval`/`MaxInterval` only when bluetoothd runs with experimental features
-//! (`-E` or `Experimental = true` in main.conf, see scripts/setup-host); otherwise it uses its
-//! defaults and ignores the properties, which is harmless.
+//! Intervals (§5.4.2.5.3 "Interval"): 20–60 ms for the first 30 s, then 150–1285 ms; with the
+//! extended announcement flag at least 1200 ms (nominal 1285 ms). BlueZ honours
+//! `MinInterval`/`MaxInterval` only when bluetoothd runs with experimental features (`-E` or
+//! `Experimental = true` in main.conf, see scripts/setup-host); otherwise it ignores them and
+//! uses its defaults, which is harmless.
+//!
+//! Not done here: §5.4.2.5.5 asks for a random static device address, new at every boot. That is
+//! an adapter setting (`btmgmt static-addr`, or `Privacy` in main.conf), not part of the
+//! advertisement BlueZ lets us register.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -64,14 +73,14 @@ impl CommissionableAdvertisement {
         self
     }
 
-    /// Sets flag bit 1: extended announcement (Matter 1.3 §5.4.2.5.6).
+    /// Sets flag bit 1: extended announcement (§5.4.2.5.6); the slow phase then uses
+    /// 1200–1285 ms (§5.4.2.5.3).
     pub fn with_extended_announcement(mut self, on: bool) -> Self {
         self.extended_announcement = on;
         self
     }
 
-    /// Replaces the default local name (`--device-name`). BlueZ puts it in the scan response
-    /// when it does not fit next to the service data.
+    /// Replaces the default local name (`--device-name`). BlueZ sends it in the scan response.
     pub fn with_local_name(mut self, name: impl Into<String>) -> Self {
         self.local_name = Some(name.into());
         self
@@ -84,7 +93,7 @@ impl CommissionableAdvertisement {
 
     /// The 8 service-data bytes under UUID 0xFFF6.
     pub fn service_data(&self) -> [u8; 8] {
-        // Advertisement version 0 lives in the top nibble (Matter 1.3 §5.4.2.5.6).
+        // Advertisement version 0 lives in the top nibble (§5.4.2.5.6).
         let disc_and_version =
             (self.discriminator & MAX_DISCRIMINATOR) | (ADVERTISEMENT_VERSION << 12);
         let [d0, d1] = disc_and_version.to_le_bytes();
@@ -112,7 +121,12 @@ impl CommissionableAdvertisement {
 
     /// The BlueZ advertisement for one interval phase.
     pub fn to_bluer(&self, phase: AdvertisingPhase) -> Advertisement {
-        let (min, max) = phase.intervals();
+        let (min, max) = match (phase, self.extended_announcement) {
+            (AdvertisingPhase::Slow, true) => {
+                (Duration::from_millis(1200), Duration::from_millis(1285))
+            }
+            _ => phase.intervals(),
+        };
         Advertisement {
             advertisement_type: Type::Peripheral,
             service_uuids: BTreeSet::from([MATTER_SERVICE_UUID]),
@@ -132,7 +146,7 @@ impl CommissionableAdvertisement {
 pub enum AdvertisingPhase {
     /// 20–60 ms, for the first 30 s of the commissioning window.
     Fast,
-    /// 150–1200 ms afterwards.
+    /// 150–1285 ms afterwards.
     Slow,
 }
 
@@ -141,7 +155,7 @@ impl AdvertisingPhase {
     pub fn intervals(self) -> (Duration, Duration) {
         match self {
             Self::Fast => (Duration::from_millis(20), Duration::from_millis(60)),
-            Self::Slow => (Duration::from_millis(150), Duration::from_millis(1200)),
+            Self::Slow => (Duration::from_millis(150), Duration::from_millis(1285)),
         }
     }
 }
@@ -456,7 +470,16 @@ mod tests {
         assert_eq!(b.local_name.as_deref(), Some("MATTER-3840"));
         assert_eq!(b.discoverable, Some(true));
         assert_eq!(b.min_interval, Some(Duration::from_millis(150)));
-        assert_eq!(b.max_interval, Some(Duration::from_millis(1200)));
+        assert_eq!(b.max_interval, Some(Duration::from_millis(1285)));
+        let fast = adv.to_bluer(AdvertisingPhase::Fast);
+        assert_eq!(fast.min_interval, Some(Duration::from_millis(20)));
+        assert_eq!(fast.max_interval, Some(Duration::from_millis(60)));
+        let ext = adv
+            .clone()
+            .with_extended_announcement(true)
+            .to_bluer(AdvertisingPhase::Slow);
+        assert_eq!(ext.min_interval, Some(Duration::from_millis(1200)));
+        assert_eq!(ext.max_interval, Some(Duration::from_millis(1285)));
         assert_eq!(
             MATTER_SERVICE_UUID.to_string(),
             "0000fff6-0000-1000-8000-00805f9b34fb"
