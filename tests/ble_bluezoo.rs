@@ -26,7 +26,7 @@ use tokio::time::timeout;
 
 const STEP: Duration = Duration::from_secs(10);
 
-// Matter 1.3 §5.4.2.5.6 layout: opcode 0, u16 LE discriminator (12 bits) + version 0, u16 LE
+// Matter Core spec §5.4.2.5.6 layout: opcode 0, u16 LE discriminator (12 bits) + version 0, u16 LE
 // vendor id, u16 LE product id, flags; name "MATTER-" + the discriminator as 4 decimal digits.
 /// Discriminator 3840, vendor 0xFFF1, product 0x8000, additional data on C3.
 const EXPECTED_3840: Expected = Expected {
@@ -85,6 +85,16 @@ async fn discover_and_connect(
     peripheral: Address,
     expected: &Expected,
 ) -> Central {
+    connect(discover(session, adapter_name, peripheral, expected).await).await
+}
+
+/// Discovers `peripheral` from `adapter_name` and checks its advertisement.
+async fn discover(
+    session: &Session,
+    adapter_name: &str,
+    peripheral: Address,
+    expected: &Expected,
+) -> bluer::Device {
     let adapter = session.adapter(adapter_name).expect("central adapter");
     let started = Instant::now();
     let mut disco = adapter.discover_devices().await.expect("discovery");
@@ -121,7 +131,11 @@ async fn discover_and_connect(
         device.name().await.unwrap().as_deref(),
         Some(expected.local_name)
     );
+    device
+}
 
+/// Connects and finds the Matter characteristics.
+async fn connect(device: bluer::Device) -> Central {
     timeout(STEP, device.connect())
         .await
         .expect("connect timeout")
@@ -217,6 +231,15 @@ async fn gatt_events_in_order() {
         other => panic!("expected Write, got {other:?}"),
     };
 
+    // A connected central pauses the advertisement (the window stays open).
+    let hci0 = p.adapter().clone();
+    wait_instances(&hci0, 0, "advertising paused while connected").await;
+    let status = p.advertiser().status().await;
+    assert!(
+        status.open && status.paused && status.phase.is_none(),
+        "{status:?}"
+    );
+
     // 2. Subscribe to C2.
     let mut values = Box::pin(central.c2.notify().await.expect("C2 StartNotify"));
     match next_event(&mut events, "Subscribed").await {
@@ -269,7 +292,6 @@ async fn gatt_events_in_order() {
             other => panic!("expected Disconnected, got {other:?}"),
         }
     }
-    let hci0 = p.adapter().clone();
     let mut readvertised = false;
     for _ in 0..50 {
         if hci0.active_advertising_instances().await.unwrap() == 1 {
@@ -427,6 +449,9 @@ async fn two_centrals_one_subscriber() {
     let a_addr = LinkId(session.adapter("hci5").unwrap().address().await.unwrap());
     let b_addr = LinkId(session.adapter("hci6").unwrap().address().await.unwrap());
 
+    // B finds the peripheral before A connects: while a central is connected the peripheral
+    // does not advertise.
+    let b_device = discover(&session, "hci6", p_addr, &EXPECTED_0ABC).await;
     let a = discover_and_connect(&session, "hci5", p_addr, &EXPECTED_0ABC).await;
     a.c1.write(b"A1").await.unwrap();
     match next_event(&mut events, "A write").await {
@@ -441,7 +466,7 @@ async fn two_centrals_one_subscriber() {
         other => panic!("{other:?}"),
     }
 
-    let b = discover_and_connect(&session, "hci6", p_addr, &EXPECTED_0ABC).await;
+    let b = connect(b_device).await;
     b.c1.write(b"B1").await.unwrap();
     match next_event(&mut events, "B write").await {
         LinkEvent::Write { link, data, .. } => {
@@ -798,7 +823,7 @@ async fn btp_session_over_bluezoo() {
         }
     }
     let (frag, window, elapsed) = central_established.expect("central established");
-    // bluezoo reports ATT MTU 512; BTP caps segments at 244 (Matter 1.3 §4.19.4) and window 6.
+    // bluezoo reports ATT MTU 512; BTP caps segments at 244 (§4.19.4.2) and window 6.
     assert_eq!(peripheral_established, Some((frag, window)));
     assert_eq!(frag, 244, "MTU 512 - 3 capped at 244");
     assert_eq!(window, 6);
@@ -843,5 +868,68 @@ async fn btp_session_over_bluezoo() {
         disconnected,
         "the router did not disconnect the unsubscribed central"
     );
+    p.shutdown().await;
+}
+
+async fn wait_instances(adapter: &bluer::Adapter, want: u8, what: &str) {
+    for _ in 0..50 {
+        if adapter.active_advertising_instances().await.unwrap() == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: active advertising instances never became {want}");
+}
+
+/// Fast intervals for the configured period, then the advertisement is swapped for the slow
+/// one without a gap in the slot count; closing the window removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn advertising_fast_then_slow() {
+    use matter_ble::ble::AdvertisingPhase;
+
+    require_mock_bus();
+    let adv = CommissionableAdvertisement::new(7, 0xFFF1, 0x8005)
+        .unwrap()
+        .with_local_name("matter-ble test");
+    let mut config = PeripheralConfig::new(adv);
+    config.adapter = Some("hci7".into());
+    config.fast_advertising = Duration::from_millis(400);
+    let (p, _events) = BlePeripheral::start(config).await.unwrap();
+    p.open_window().await.unwrap();
+    let t0 = Instant::now();
+    assert_eq!(
+        p.advertiser().status().await.phase,
+        Some(AdvertisingPhase::Fast)
+    );
+    wait_instances(p.adapter(), 1, "fast advertisement").await;
+    // The name override reaches a scanning central.
+    let session = Session::new().await.unwrap();
+    let p_addr = p.adapter().address().await.unwrap();
+    let expected = Expected {
+        service_data: [0x00, 0x07, 0x00, 0xF1, 0xFF, 0x05, 0x80, 0x00],
+        local_name: "matter-ble test",
+    };
+    let _ = discover(&session, "hci0", p_addr, &expected).await;
+    loop {
+        let phase = p.advertiser().status().await.phase;
+        if phase == Some(AdvertisingPhase::Slow) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "never switched to slow: {phase:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(400),
+        "switched early: {:?}",
+        t0.elapsed()
+    );
+    wait_instances(p.adapter(), 1, "slow advertisement").await;
+    p.close_window().await.unwrap();
+    wait_instances(p.adapter(), 0, "closed window").await;
+    assert_eq!(p.advertiser().status().await, Default::default());
     p.shutdown().await;
 }

@@ -1,5 +1,6 @@
 //! The BTP engine ([`crate::btp::BtpEngine`], peripheral role) as a [`LinkEngine`], so the link
-//! router drives one BTP session per central: `LinkRouter::new(gatt, clock, |_| BtpLink::new(cfg))`.
+//! router drives one BTP session per central:
+//! `LinkRouter::new(gatt, clock, |_| BtpLink::new(cfg)).run(events, out)`.
 //!
 //! What this adds to the engine: the ATT MTU from each C1 write is handed to BTP (it uses it when
 //! the central's request says 0, as the CHIP central's does), and SDUs the app sends while the

@@ -25,7 +25,9 @@ use bluer::{Adapter, Address, Session};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-pub use advertisement::{Advertiser, AdvertisingPhase, CommissionableAdvertisement};
+pub use advertisement::{
+    Advertiser, AdvertiserStatus, AdvertisingPhase, CommissionableAdvertisement,
+};
 pub use btp_link::{BtpLink, BtpLinkCommand, BtpLinkEvent};
 pub use error::BleError;
 pub use gatt::{GattConfig, GattHandle, GattServer};
