@@ -588,6 +588,27 @@ fn malformed_and_unexpected_requests_get_invalid_action() {
         }
         assert!(ex.is_done());
     }
+    // A read without any path: INVALID_ACTION. With only event paths: an empty report.
+    let mut ex = ImExchange::new(1024);
+    ex.handle_message(
+        Instant::ZERO,
+        &mut m,
+        Opcode::READ_REQUEST,
+        &hex!("15 36 00 18 28 03 24 ff 0b 18"),
+    );
+    assert_eq!(
+        status_of(&ex.poll_message().unwrap()),
+        Status::INVALID_ACTION
+    );
+    let mut ex = ImExchange::new(1024);
+    ex.handle_message(
+        Instant::ZERO,
+        &mut m,
+        Opcode::READ_REQUEST,
+        &hex!("15 36 01 17 24 01 00 18 18 28 03 18"),
+    );
+    let c = decode_report(&ex.poll_message().unwrap().payload);
+    assert!(c.reports.is_empty() && c.suppress);
     // An endpoint id wider than 16 bits is a type error: INVALID_ACTION.
     let mut ex = ImExchange::new(1024);
     ex.handle_message(
