@@ -13,6 +13,9 @@ use std::collections::VecDeque;
 use matter_ble::btp::{BtpConfig, BtpEngine, BtpError, BtpEvent, FrameKind};
 use matter_ble::time::{Duration, Instant};
 
+/// Alters a value in flight; the flag is `true` for central -> peripheral.
+pub type Tamper = Box<dyn FnMut(bool, &mut Vec<u8>)>;
+
 /// When the central subscribes to C2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubscribeOrder {
@@ -44,7 +47,7 @@ pub struct Pair {
     pub lose_everything: bool,
     /// Called on every value just before it is delivered (`true`: central -> peripheral); may
     /// change it in place (tampering tests).
-    pub tamper: Option<Box<dyn FnMut(bool, &mut Vec<u8>)>>,
+    pub tamper: Option<Tamper>,
     /// Every value the central handed to GATT, with its kind.
     pub writes: Vec<(FrameKind, Vec<u8>)>,
     /// Every value the peripheral handed to GATT, with its kind.
