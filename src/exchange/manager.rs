@@ -181,6 +181,8 @@ pub struct ExchangeManager<A, C, R> {
     next_exchange_id: u16,
     transmits: VecDeque<(A, Vec<u8>)>,
     events: VecDeque<ExchangeEvent>,
+    /// Unsecured sessions to drop once their exchanges are done.
+    unsecured_closing: Vec<SessionRef>,
 }
 
 impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
@@ -197,6 +199,7 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
             next_exchange_id,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            unsecured_closing: Vec::new(),
         }
     }
 
@@ -551,6 +554,15 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
         r
     }
 
+    /// Drops an unsecured session once its exchanges have finished (their last reliable
+    /// message acknowledged or given up): PASE calls this after its final StatusReport.
+    pub fn close_unsecured_session(&mut self, now: Instant, session: SessionRef) {
+        if self.sessions.get(session).is_some() && !self.unsecured_closing.contains(&session) {
+            self.unsecured_closing.push(session);
+        }
+        self.after_step(now);
+    }
+
     /// Opens an unsecured session to `peer` as initiator (a commissioner; tests).
     pub fn add_unsecured_initiator(&mut self, now: Instant, peer: A) -> SessionRef {
         self.sessions
@@ -743,9 +755,20 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
                 self.transmits.push_back((dest, datagram));
             }
         }
+        let exchanges = &self.exchanges;
+        let (idle, busy): (Vec<SessionRef>, Vec<SessionRef>) = self
+            .unsecured_closing
+            .iter()
+            .partition(|s| !exchanges.keys().any(|k| k.session == **s));
+        self.unsecured_closing = busy;
+        for s in idle {
+            self.sessions.remove_unsecured(s);
+        }
         let sessions = &self.sessions;
         self.exchanges
             .retain(|k, _| sessions.session(k.session).is_some());
+        self.unsecured_closing
+            .retain(|s| sessions.session(*s).is_some());
         while let Some(e) = self.sessions.poll_event() {
             self.events.push_back(ExchangeEvent::Session(e));
         }
