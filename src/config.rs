@@ -1,1 +1,1087 @@
-//! (placeholder: filled by its issue)
+//! What a matter-ble run is configured with: the command line ([`Cli`], clap) and the validated
+//! [`Config`] the runtime consumes, plus the value parsers behind every flag.
+//!
+//! Every flag is checked here, with a message that says what was wrong and what is allowed, so the
+//! runtime never sees an out-of-range value. Values the user leaves out are filled in by
+//! [`Config::from_args`]: a random passcode, discriminator and salt (drawn from the caller's
+//! [`Rng`]), the CHIP SDK's test vendor and product id, 1000 PBKDF2 iterations.
+
+use core::fmt;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use thiserror::Error;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::rng::Rng;
+use crate::setup_payload::{
+    DiscoveryCapabilities, Discriminator, Passcode, SetupPayload, SetupPayloadError,
+};
+
+/// PBKDF2 iteration bounds (Matter 1.3 §3.9 "Password-Based Key Derivation Function").
+pub const ITERATIONS: core::ops::RangeInclusive<u32> = 1000..=100_000;
+/// Salt length bounds in bytes (same section).
+pub const SALT_LEN: core::ops::RangeInclusive<usize> = 16..=32;
+/// The commissioning window may not be shorter (Matter 1.3 §5.4.2.3: at least 3 minutes).
+pub const MIN_COMMISSIONING_TIMEOUT: Duration = Duration::from_secs(180);
+/// An upper bound that keeps a typo (`900h`) from advertising for a month.
+pub const MAX_COMMISSIONING_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The default commissioning window: 15 minutes, as the CHIP SDK opens on boot.
+pub const DEFAULT_COMMISSIONING_TIMEOUT: Duration = Duration::from_secs(900);
+/// Default PBKDF2 iterations: the spec's minimum, which the CHIP SDK's examples also use.
+pub const DEFAULT_ITERATIONS: u32 = 1000;
+/// The Matter UDP port (Matter 1.3 §2.5.6.2).
+pub const DEFAULT_UDP_PORT: u16 = 5540;
+/// The first test vendor id (Matter 1.3 §2.5.2: 0xFFF1..=0xFFF4 are for testing).
+pub const DEFAULT_VENDOR_ID: u16 = 0xFFF1;
+/// The product id of the CHIP SDK's example apps.
+pub const DEFAULT_PRODUCT_ID: u16 = 0x8001;
+/// Bytes in a verifier: w0 (32, big-endian scalar) || L (65, uncompressed SEC1 point).
+pub const VERIFIER_LEN: usize = 32 + 65;
+/// The longest GAP device name (Bluetooth Core 5.3 Vol 3 Part C §12.1).
+pub const MAX_DEVICE_NAME_LEN: usize = 248;
+
+/// A value on the command line that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The passcode or discriminator failed the onboarding payload's rules.
+    #[error(transparent)]
+    Payload(#[from] SetupPayloadError),
+    /// Not an integer.
+    #[error("{0:?} is not a number: use decimal (65521) or hex with 0x (0xFFF1)")]
+    NotANumber(String),
+    /// An integer too large for its field.
+    #[error("{value} is out of range: at most {max}")]
+    TooLarge {
+        /// What was given.
+        value: String,
+        /// The largest allowed value.
+        max: u64,
+    },
+    /// PBKDF2 iterations outside 1000..=100000.
+    #[error("{0} PBKDF2 iterations is out of range: Matter allows 1000 to 100000")]
+    Iterations(u32),
+    /// Not a hex string.
+    #[error("not valid hex: {0}")]
+    Hex(String),
+    /// A salt outside 16..=32 bytes.
+    #[error("the salt is {0} bytes long: Matter allows 16 to 32 bytes (32 to 64 hex digits)")]
+    SaltLength(usize),
+    /// A verifier that is not 97 bytes.
+    #[error(
+        "the verifier is {0} bytes long: it must be 97 bytes (194 hex digits), w0 (32 bytes) \
+         followed by L as an uncompressed P-256 point (65 bytes, starting with 04)"
+    )]
+    VerifierLength(usize),
+    /// w0 is zero or not below the P-256 group order.
+    #[error("the verifier's w0 (its first 32 bytes) is not a valid P-256 scalar (0 < w0 < n)")]
+    VerifierScalar,
+    /// L is not an uncompressed point on P-256.
+    #[error(
+        "the verifier's L (bytes 33..97) is not an uncompressed P-256 point (04 || x || y on the \
+         curve)"
+    )]
+    VerifierPoint,
+    /// A verifier without the PBKDF2 parameters it was computed with.
+    #[error(
+        "--verifier needs --salt and --iterations: the commissioner derives the same w0 and L \
+         from the passcode only with the salt and iteration count the verifier was made with"
+    )]
+    VerifierWithoutPbkdfParameters,
+    /// Both a verifier and a passcode.
+    #[error("--verifier and --passcode exclude each other: give the passcode or its verifier")]
+    VerifierWithPasscode,
+    /// The pairing codes were asked for but only a verifier is known.
+    #[error(
+        "the pairing codes carry the passcode, and only a verifier was given: pass --passcode \
+         instead of --verifier to print them"
+    )]
+    CodesNeedPasscode,
+    /// A duration that cannot be read.
+    #[error("{0:?} is not a duration: use seconds (900) or a number with a unit (900s, 15m, 1h)")]
+    Duration(String),
+    /// A commissioning timeout outside the allowed window.
+    #[error(
+        "a commissioning timeout of {}s is out of range: it must be between {}s (3 minutes, \
+         the spec's minimum) and {}s (24 hours)",
+        .0.as_secs(), MIN_COMMISSIONING_TIMEOUT.as_secs(), MAX_COMMISSIONING_TIMEOUT.as_secs()
+    )]
+    CommissioningTimeout(Duration),
+    /// Not a BlueZ adapter name.
+    #[error("{0:?} is not a Bluetooth adapter name: expected hci0, hci1, ...")]
+    Adapter(String),
+    /// A device name that is empty, too long or holds control characters.
+    #[error(
+        "device name {0:?} is not usable: it must be 1 to 248 bytes of UTF-8 without control \
+         characters"
+    )]
+    DeviceName(String),
+}
+
+/// The `matter-ble` command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "matter-ble",
+    version,
+    about = "Make this Linux host a Matter device that a phone or chip-tool can commission over \
+             Bluetooth LE (BlueZ) or UDP.",
+    long_about = "Make this Linux host a Matter device that a phone or chip-tool can commission \
+                  over Bluetooth LE (BlueZ) or UDP.\n\n\
+                  On start it prints the QR code and the manual pairing code, then opens the \
+                  commissioning window. Numbers are accepted in decimal (65521) or hex (0xFFF1). \
+                  Without --passcode (or --verifier) a random passcode and discriminator are \
+                  generated and printed. Set RUST_LOG=debug for protocol logs.",
+    after_help = "Examples:\n  \
+                  matter-ble --passcode 20202021 --discriminator 3840\n  \
+                  matter-ble pairing-code --passcode 20202021 --discriminator 3840\n  \
+                  matter-ble --transport udp --udp-port 5540"
+)]
+pub struct Cli {
+    /// What to do; without a subcommand the device runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The device's settings.
+    #[command(flatten)]
+    pub args: DeviceArgs,
+}
+
+/// Subcommands. Exhaustive on purpose: the binary matches on every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Print the QR code and the manual pairing code for the given settings, then exit (no
+    /// Bluetooth or network needed).
+    PairingCode,
+}
+
+/// Which transports commissioning runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[non_exhaustive]
+pub enum Transport {
+    /// Bluetooth LE only (BTP over GATT, via BlueZ).
+    #[default]
+    Ble,
+    /// UDP only (the device must already be on the IP network).
+    Udp,
+    /// Both Bluetooth LE and UDP.
+    Both,
+}
+
+impl Transport {
+    /// Whether the BLE transport runs.
+    pub fn ble(self) -> bool {
+        matches!(self, Self::Ble | Self::Both)
+    }
+
+    /// Whether the UDP transport runs.
+    pub fn udp(self) -> bool {
+        matches!(self, Self::Udp | Self::Both)
+    }
+
+    /// The discovery capabilities the QR code announces for these transports.
+    pub fn discovery_capabilities(self) -> DiscoveryCapabilities {
+        match self {
+            Self::Ble => DiscoveryCapabilities::BLE,
+            Self::Udp => DiscoveryCapabilities::ON_NETWORK,
+            Self::Both => DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK,
+        }
+    }
+}
+
+/// How the QR code is drawn on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[non_exhaustive]
+pub enum QrStyle {
+    /// For a dark terminal background: light modules are drawn as blocks.
+    #[default]
+    Dark,
+    /// For a light terminal background: dark modules are drawn as blocks.
+    Light,
+    /// Do not draw the QR code (its text is still printed).
+    None,
+}
+
+/// The device's settings as given on the command line, each value already parsed and checked.
+/// [`Config::from_args`] fills in defaults and checks the combination.
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// Setup passcode (the SPAKE2+ password), 1 to 99999998; 00000000, 11111111, ..., 99999999,
+    /// 12345678 and 87654321 are forbidden. Default: a random one, printed on start.
+    #[arg(long, global = true, value_name = "PASSCODE", value_parser = parse_passcode)]
+    pub passcode: Option<Passcode>,
+
+    /// 12-bit discriminator (0 to 4095, e.g. 3840 or 0xF00) that tells devices apart in BLE
+    /// advertisements and DNS-SD. Default: a random one, printed on start.
+    #[arg(long, global = true, value_name = "0..4095", value_parser = parse_discriminator)]
+    pub discriminator: Option<Discriminator>,
+
+    /// Vendor id (16 bits). 0xFFF1 to 0xFFF4 are test vendors: phones accept them only with
+    /// developer mode enabled.
+    #[arg(long, global = true, value_name = "ID", value_parser = parse_u16,
+          default_value = "0xFFF1")]
+    pub vendor_id: u16,
+
+    /// Product id (16 bits). The default is the CHIP SDK example apps' product id.
+    #[arg(long, global = true, value_name = "ID", value_parser = parse_u16,
+          default_value = "0x8001")]
+    pub product_id: u16,
+
+    /// BlueZ adapter to advertise on (see `bluetoothctl list` or `hciconfig`).
+    #[arg(long, global = true, value_name = "hciN", value_parser = parse_adapter,
+          default_value = "hci0")]
+    pub adapter: String,
+
+    /// Bluetooth device name (GAP name in the scan response). Default: "MATTER-" and the
+    /// discriminator in 4 digits (MATTER-3840), as the CHIP SDK's Linux devices use.
+    #[arg(long, global = true, value_name = "NAME", value_parser = parse_device_name)]
+    pub device_name: Option<String>,
+
+    /// PBKDF2 iterations the commissioner must run on the passcode, 1000 to 100000. Default: 1000.
+    /// Required with --verifier (the value it was computed with).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_iterations)]
+    pub iterations: Option<u32>,
+
+    /// PBKDF2 salt as hex, 16 to 32 bytes (32 to 64 hex digits). Default: 32 random bytes.
+    /// Required with --verifier (the salt it was computed with).
+    #[arg(long, global = true, value_name = "HEX", value_parser = parse_salt)]
+    pub salt: Option<Salt>,
+
+    /// Precomputed SPAKE2+ verifier as hex: w0 (32 bytes) followed by L as an uncompressed P-256
+    /// point (65 bytes) — 194 hex digits. The passcode then never has to be on this host; needs
+    /// --salt and --iterations, excludes --passcode, and no pairing codes can be printed.
+    #[arg(long, global = true, value_name = "HEX", value_parser = parse_verifier,
+          conflicts_with = "passcode", requires_all = ["salt", "iterations"])]
+    pub verifier: Option<Verifier>,
+
+    /// How long the commissioning window stays open: seconds (900) or with a unit (900s, 15m,
+    /// 1h); at least 180s.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_commissioning_timeout,
+          default_value = "900s")]
+    pub commissioning_timeout: Duration,
+
+    /// Transports to commission on. The QR code's discovery capabilities follow: ble = BLE,
+    /// udp = on-network, both = BLE and on-network.
+    #[arg(long, global = true, value_enum, default_value_t = Transport::Ble)]
+    pub transport: Transport,
+
+    /// UDP port for the Matter message layer (with --transport udp or both). 0 picks a free port.
+    #[arg(long, global = true, value_name = "PORT", value_parser = parse_u16,
+          default_value = "5540")]
+    pub udp_port: u16,
+
+    /// How to draw the QR code on the terminal: for a dark or a light background, or not at all.
+    #[arg(long, global = true, value_enum, default_value_t = QrStyle::Dark)]
+    pub qr: QrStyle,
+}
+
+/// A PBKDF2 salt of 16 to 32 bytes. Public (it is sent in PBKDFParamResponse).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Salt(Vec<u8>);
+
+impl Salt {
+    /// Checks the length.
+    ///
+    /// # Errors
+    /// [`ConfigError::SaltLength`] outside 16..=32 bytes.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, ConfigError> {
+        if SALT_LEN.contains(&bytes.len()) {
+            Ok(Self(bytes))
+        } else {
+            Err(ConfigError::SaltLength(bytes.len()))
+        }
+    }
+
+    /// 32 random bytes.
+    pub fn random(rng: &mut dyn Rng) -> Self {
+        let mut bytes = vec![0u8; 32];
+        rng.fill(&mut bytes);
+        Self(bytes)
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salt({})", hex(&self.0))
+    }
+}
+
+/// A SPAKE2+ verifier (w0, L) computed elsewhere from the passcode, salt and iterations
+/// (Matter 1.3 §3.10 "Password-Authenticated Key Exchange"). Validated: w0 is a non-zero scalar
+/// below the group order and L a point on P-256. Wiped on drop; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct Verifier {
+    w0: [u8; 32],
+    l: [u8; 65],
+}
+
+impl Verifier {
+    /// Parses and validates `w0 || L` (97 bytes).
+    ///
+    /// # Errors
+    /// [`ConfigError::VerifierLength`], [`ConfigError::VerifierScalar`],
+    /// [`ConfigError::VerifierPoint`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConfigError> {
+        let (w0, l) = bytes
+            .split_first_chunk::<32>()
+            .filter(|_| bytes.len() == VERIFIER_LEN)
+            .ok_or(ConfigError::VerifierLength(bytes.len()))?;
+        let l: [u8; 65] = l
+            .try_into()
+            .map_err(|_| ConfigError::VerifierLength(bytes.len()))?;
+        use p256::elliptic_curve::ff::{Field, PrimeField};
+        let scalar = Option::<p256::Scalar>::from(p256::Scalar::from_repr((*w0).into()));
+        match scalar {
+            Some(s) if !bool::from(s.is_zero()) => {}
+            _ => return Err(ConfigError::VerifierScalar),
+        }
+        // from_sec1_bytes checks the point is on the curve and not the identity; the tag byte
+        // check keeps to the uncompressed form the verifier format fixes.
+        if l[0] != 0x04 || p256::PublicKey::from_sec1_bytes(&l).is_err() {
+            return Err(ConfigError::VerifierPoint);
+        }
+        Ok(Self { w0: *w0, l })
+    }
+
+    /// w0 as a big-endian scalar.
+    pub fn w0(&self) -> &[u8; 32] {
+        &self.w0
+    }
+
+    /// L = w1·G, uncompressed SEC1.
+    pub fn l(&self) -> &[u8; 65] {
+        &self.l
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Verifier(<redacted>)")
+    }
+}
+
+/// The secret the PASE responder proves knowledge of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// The passcode itself: the PASE layer derives (w0, L) with PBKDF2.
+    Passcode(Passcode),
+    /// A precomputed verifier; the passcode is not on this host.
+    Verifier(Verifier),
+}
+
+/// PBKDF2 parameters announced in PBKDFParamResponse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PbkdfParams {
+    /// Iterations, within [`ITERATIONS`].
+    pub iterations: u32,
+    /// The salt, within [`SALT_LEN`].
+    pub salt: Salt,
+}
+
+/// Which values were generated because the user left them out (to tell the user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Generated {
+    /// The passcode is random.
+    pub passcode: bool,
+    /// The discriminator is random.
+    pub discriminator: bool,
+    /// The salt is random.
+    pub salt: bool,
+}
+
+/// A validated configuration: everything the runtime needs to commission this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The PASE secret: the passcode or its verifier.
+    pub credentials: Credentials,
+    /// PBKDF2 iterations and salt.
+    pub pbkdf: PbkdfParams,
+    /// The discriminator advertised over BLE and DNS-SD.
+    pub discriminator: Discriminator,
+    /// Vendor id (advertisement, QR code, Basic Information cluster).
+    pub vendor_id: u16,
+    /// Product id (same places).
+    pub product_id: u16,
+    /// BlueZ adapter name, `hciN`.
+    pub adapter: String,
+    /// Bluetooth device name.
+    pub device_name: String,
+    /// How long the commissioning window stays open.
+    pub commissioning_timeout: Duration,
+    /// Transports to commission on.
+    pub transport: Transport,
+    /// UDP port (0 = any free port).
+    pub udp_port: u16,
+    /// How to draw the QR code.
+    pub qr_style: QrStyle,
+    /// Which values were generated.
+    pub generated: Generated,
+}
+
+impl Config {
+    /// Fills in defaults (random values from `rng`) and checks the combination of flags.
+    ///
+    /// # Errors
+    /// [`ConfigError::VerifierWithPasscode`] and [`ConfigError::VerifierWithoutPbkdfParameters`]
+    /// (clap enforces both on the command line; this covers callers that build [`DeviceArgs`]
+    /// themselves).
+    pub fn from_args(args: DeviceArgs, rng: &mut dyn Rng) -> Result<Self, ConfigError> {
+        let mut generated = Generated::default();
+        let credentials = match (args.passcode, args.verifier) {
+            (Some(_), Some(_)) => return Err(ConfigError::VerifierWithPasscode),
+            (Some(p), None) => Credentials::Passcode(p),
+            (None, Some(v)) => {
+                if args.salt.is_none() || args.iterations.is_none() {
+                    return Err(ConfigError::VerifierWithoutPbkdfParameters);
+                }
+                Credentials::Verifier(v)
+            }
+            (None, None) => {
+                generated.passcode = true;
+                Credentials::Passcode(Passcode::random(rng))
+            }
+        };
+        let discriminator = args.discriminator.unwrap_or_else(|| {
+            generated.discriminator = true;
+            Discriminator::random(rng)
+        });
+        let salt = args.salt.unwrap_or_else(|| {
+            generated.salt = true;
+            Salt::random(rng)
+        });
+        // The CHIP SDK's BLEManagerImpl names a device "MATTER-" + the discriminator as "%04u".
+        let device_name = args
+            .device_name
+            .unwrap_or_else(|| format!("MATTER-{:04}", discriminator.value()));
+        Ok(Self {
+            credentials,
+            pbkdf: PbkdfParams {
+                iterations: args.iterations.unwrap_or(DEFAULT_ITERATIONS),
+                salt,
+            },
+            discriminator,
+            vendor_id: args.vendor_id,
+            product_id: args.product_id,
+            adapter: args.adapter,
+            device_name,
+            commissioning_timeout: args.commissioning_timeout,
+            transport: args.transport,
+            udp_port: args.udp_port,
+            qr_style: args.qr,
+            generated,
+        })
+    }
+
+    /// The passcode, when it is known (not with a verifier).
+    pub fn passcode(&self) -> Option<&Passcode> {
+        match &self.credentials {
+            Credentials::Passcode(p) => Some(p),
+            Credentials::Verifier(_) => None,
+        }
+    }
+
+    /// The onboarding payload behind the QR and manual codes.
+    ///
+    /// # Errors
+    /// [`ConfigError::CodesNeedPasscode`] with a verifier instead of a passcode.
+    pub fn setup_payload(&self) -> Result<SetupPayload, ConfigError> {
+        let passcode = self.passcode().ok_or(ConfigError::CodesNeedPasscode)?;
+        Ok(SetupPayload::new(
+            self.vendor_id,
+            self.product_id,
+            self.discriminator,
+            passcode.clone(),
+            self.transport.discovery_capabilities(),
+        ))
+    }
+}
+
+/// Parses an unsigned integer in decimal or `0x` hex (underscores allowed as separators).
+///
+/// # Errors
+/// [`ConfigError::NotANumber`], [`ConfigError::TooLarge`] above `max`.
+pub fn parse_number(text: &str, max: u64) -> Result<u64, ConfigError> {
+    let trimmed = text.trim();
+    let cleaned: String = trimmed.chars().filter(|&c| c != '_').collect();
+    let (digits, radix) = match cleaned
+        .strip_prefix("0x")
+        .or_else(|| cleaned.strip_prefix("0X"))
+    {
+        Some(hex) => (hex, 16),
+        None => (cleaned.as_str(), 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(ConfigError::NotANumber(text.to_owned()));
+    }
+    match u64::from_str_radix(digits, radix) {
+        Ok(v) if v <= max => Ok(v),
+        _ => Err(ConfigError::TooLarge {
+            value: trimmed.to_owned(),
+            max,
+        }),
+    }
+}
+
+/// A number of any size, saturated at `u64::MAX`, so that the caller's range check reports a
+/// huge value as out of range rather than as "not a number".
+fn parse_saturating(text: &str) -> Result<u64, ConfigError> {
+    match parse_number(text, u64::MAX) {
+        Err(ConfigError::TooLarge { .. }) => Ok(u64::MAX),
+        other => other,
+    }
+}
+
+/// `--vendor-id`, `--product-id`, `--udp-port`: a 16-bit number.
+///
+/// # Errors
+/// As [`parse_number`].
+pub fn parse_u16(text: &str) -> Result<u16, ConfigError> {
+    // parse_number caps the value at u16::MAX, so the conversion cannot fail.
+    parse_number(text, u16::MAX.into()).map(|v| v as u16)
+}
+
+/// `--passcode`.
+///
+/// # Errors
+/// [`ConfigError::NotANumber`], or the passcode rules ([`SetupPayloadError::PasscodeForbidden`],
+/// [`SetupPayloadError::PasscodeOutOfRange`]).
+pub fn parse_passcode(text: &str) -> Result<Passcode, ConfigError> {
+    let value = Zeroizing::new(parse_saturating(text)?);
+    let narrow = u32::try_from(*value).unwrap_or(u32::MAX);
+    Ok(Passcode::new(narrow)?)
+}
+
+/// `--discriminator`.
+///
+/// # Errors
+/// [`ConfigError::NotANumber`], [`SetupPayloadError::DiscriminatorOutOfRange`].
+pub fn parse_discriminator(text: &str) -> Result<Discriminator, ConfigError> {
+    let value = parse_saturating(text)?;
+    match u16::try_from(value) {
+        Ok(v) => Ok(Discriminator::new(v)?),
+        Err(_) => Err(SetupPayloadError::DiscriminatorOutOfRange(
+            u32::try_from(value).unwrap_or(u32::MAX),
+        )
+        .into()),
+    }
+}
+
+/// `--iterations`.
+///
+/// # Errors
+/// [`ConfigError::NotANumber`], [`ConfigError::Iterations`].
+pub fn parse_iterations(text: &str) -> Result<u32, ConfigError> {
+    let value = u32::try_from(parse_saturating(text)?).unwrap_or(u32::MAX);
+    if ITERATIONS.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Iterations(value))
+    }
+}
+
+/// Decodes hex (an optional `0x` prefix, `:` and whitespace between bytes allowed).
+///
+/// # Errors
+/// [`ConfigError::Hex`] for a non-hex character or an odd number of digits.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, ConfigError> {
+    let trimmed = text.trim();
+    let body = trimmed
+        .strip_prefix("0x")
+        .or_else(|| trimmed.strip_prefix("0X"))
+        .unwrap_or(trimmed);
+    let digits: Vec<u8> = body
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .map(|c| {
+            c.to_digit(16)
+                .map(|d| d as u8)
+                .ok_or_else(|| ConfigError::Hex(format!("{c:?} is not a hex digit")))
+        })
+        .collect::<Result<_, _>>()?;
+    if !digits.len().is_multiple_of(2) {
+        return Err(ConfigError::Hex(format!(
+            "{} hex digits is an odd number; each byte takes two",
+            digits.len()
+        )));
+    }
+    Ok(digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect())
+}
+
+/// `--salt`.
+///
+/// # Errors
+/// [`ConfigError::Hex`], [`ConfigError::SaltLength`].
+pub fn parse_salt(text: &str) -> Result<Salt, ConfigError> {
+    Salt::new(parse_hex(text)?)
+}
+
+/// `--verifier`.
+///
+/// # Errors
+/// [`ConfigError::Hex`] and the [`Verifier::from_bytes`] errors.
+pub fn parse_verifier(text: &str) -> Result<Verifier, ConfigError> {
+    let bytes = Zeroizing::new(parse_hex(text)?);
+    Verifier::from_bytes(&bytes)
+}
+
+/// Parses `900`, `900s`, `15m`, `15min`, `1h`, `1h30m` (units s/sec, m/min, h; no unit = seconds).
+///
+/// # Errors
+/// [`ConfigError::Duration`].
+pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
+    let err = || ConfigError::Duration(text.to_owned());
+    let s = text.trim();
+    if s.is_empty() {
+        return Err(err());
+    }
+    let mut total: u64 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(split);
+        let value: u64 = number.parse().map_err(|_| err())?;
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_end);
+        let scale = match unit.trim() {
+            "" if next.is_empty() && total == 0 => 1,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60,
+            "h" | "hour" | "hours" => 3600,
+            _ => return Err(err()),
+        };
+        total = value
+            .checked_mul(scale)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(err)?;
+        rest = next;
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// `--commissioning-timeout`: a duration within 180 s ..= 24 h.
+///
+/// # Errors
+/// [`ConfigError::Duration`], [`ConfigError::CommissioningTimeout`].
+pub fn parse_commissioning_timeout(text: &str) -> Result<Duration, ConfigError> {
+    let d = parse_duration(text)?;
+    if (MIN_COMMISSIONING_TIMEOUT..=MAX_COMMISSIONING_TIMEOUT).contains(&d) {
+        Ok(d)
+    } else {
+        Err(ConfigError::CommissioningTimeout(d))
+    }
+}
+
+/// `--adapter`: `hci` followed by a number, as BlueZ names adapters.
+///
+/// # Errors
+/// [`ConfigError::Adapter`].
+pub fn parse_adapter(text: &str) -> Result<String, ConfigError> {
+    match text.strip_prefix("hci") {
+        Some(n) if !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(text.to_owned())
+        }
+        _ => Err(ConfigError::Adapter(text.to_owned())),
+    }
+}
+
+/// `--device-name`: 1 to 248 bytes of UTF-8 without control characters.
+///
+/// # Errors
+/// [`ConfigError::DeviceName`].
+pub fn parse_device_name(text: &str) -> Result<String, ConfigError> {
+    if text.is_empty() || text.len() > MAX_DEVICE_NAME_LEN || text.chars().any(char::is_control) {
+        Err(ConfigError::DeviceName(text.to_owned()))
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::TestRng;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("matter-ble").chain(args.iter().copied()))
+    }
+
+    fn config(args: &[&str]) -> Config {
+        let cli = parse(args).unwrap_or_else(|e| panic!("{e}"));
+        Config::from_args(cli.args, &mut TestRng::new(3)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A well-formed verifier: w0 = 0x12345678, L = 0x9abcdef0 * G. Only its form matters here
+    /// (the PASE tests check real derivations against published vectors).
+    fn verifier_hex() -> String {
+        use p256::elliptic_curve::{ff::PrimeField, sec1::ToSec1Point};
+        let w0 = p256::Scalar::from(0x1234_5678u64).to_repr();
+        let l = (p256::ProjectivePoint::GENERATOR * p256::Scalar::from(0x9abc_def0u64))
+            .to_affine()
+            .to_uncompressed_point();
+        hex(&w0) + &hex(&l)
+    }
+
+    #[test]
+    fn numbers_in_decimal_and_hex() {
+        assert_eq!(parse_u16("65521"), Ok(0xFFF1));
+        assert_eq!(parse_u16("0xFFF1"), Ok(0xFFF1));
+        assert_eq!(parse_u16("0Xfff1"), Ok(0xFFF1));
+        assert_eq!(parse_u16("0x_FF_F1"), Ok(0xFFF1));
+        assert_eq!(parse_u16(" 5540 "), Ok(5540));
+        assert!(matches!(
+            parse_u16("65536"),
+            Err(ConfigError::TooLarge { max: 65535, .. })
+        ));
+        assert!(matches!(
+            parse_u16("0x10000"),
+            Err(ConfigError::TooLarge { .. })
+        ));
+        for bad in ["", "0x", "-1", "12a", "1.5", "0xg", "+5", "٣"] {
+            assert!(
+                matches!(parse_u16(bad), Err(ConfigError::NotANumber(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            parse_number("99999999999999999999999", u64::MAX),
+            Err(ConfigError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn passcode_and_discriminator_rules() {
+        assert_eq!(
+            parse_passcode("20202021").map(|p| p.value()),
+            Ok(20_202_021)
+        );
+        assert_eq!(parse_passcode("00000001").map(|p| p.value()), Ok(1));
+        assert_eq!(
+            parse_passcode("11111111"),
+            Err(SetupPayloadError::PasscodeForbidden(11_111_111).into())
+        );
+        assert_eq!(
+            parse_passcode("0"),
+            Err(SetupPayloadError::PasscodeForbidden(0).into())
+        );
+        assert_eq!(
+            parse_passcode("100000000"),
+            Err(SetupPayloadError::PasscodeOutOfRange(100_000_000).into())
+        );
+        assert_eq!(
+            parse_passcode("99999999999999999999"),
+            Err(SetupPayloadError::PasscodeOutOfRange(u32::MAX).into())
+        );
+        assert!(matches!(
+            parse_passcode("abc"),
+            Err(ConfigError::NotANumber(_))
+        ));
+        assert_eq!(
+            parse_discriminator("0xF00").map(Discriminator::value),
+            Ok(3840)
+        );
+        assert_eq!(
+            parse_discriminator("4096"),
+            Err(SetupPayloadError::DiscriminatorOutOfRange(4096).into())
+        );
+        assert_eq!(
+            parse_discriminator("70000"),
+            Err(SetupPayloadError::DiscriminatorOutOfRange(70000).into())
+        );
+    }
+
+    #[test]
+    fn iterations_salt_and_hex() {
+        assert_eq!(parse_iterations("1000"), Ok(1000));
+        assert_eq!(parse_iterations("100000"), Ok(100_000));
+        assert_eq!(parse_iterations("999"), Err(ConfigError::Iterations(999)));
+        assert_eq!(
+            parse_iterations("100001"),
+            Err(ConfigError::Iterations(100_001))
+        );
+        assert_eq!(parse_hex("0x0aFF"), Ok(vec![0x0A, 0xFF]));
+        assert_eq!(parse_hex("0a:ff 01"), Ok(vec![0x0A, 0xFF, 0x01]));
+        assert!(matches!(parse_hex("abc"), Err(ConfigError::Hex(_))));
+        assert!(matches!(parse_hex("zz"), Err(ConfigError::Hex(_))));
+        let salt16 = "53".repeat(16);
+        assert_eq!(parse_salt(&salt16).map(|s| s.as_bytes().len()), Ok(16));
+        assert_eq!(
+            parse_salt(&"00".repeat(32)).map(|s| s.as_bytes().len()),
+            Ok(32)
+        );
+        assert_eq!(
+            parse_salt(&"00".repeat(15)),
+            Err(ConfigError::SaltLength(15))
+        );
+        assert_eq!(
+            parse_salt(&"00".repeat(33)),
+            Err(ConfigError::SaltLength(33))
+        );
+    }
+
+    #[test]
+    fn verifier_checks() {
+        let v = parse_verifier(&verifier_hex()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.l()[0], 0x04);
+        assert_eq!(v.w0()[28..], [0x12, 0x34, 0x56, 0x78]);
+        assert!(!format!("{v:?}").contains("12345678"));
+        let bytes = parse_hex(&verifier_hex()).unwrap_or_default();
+        assert_eq!(
+            Verifier::from_bytes(&bytes[..96]),
+            Err(ConfigError::VerifierLength(96))
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(
+            Verifier::from_bytes(&longer),
+            Err(ConfigError::VerifierLength(98))
+        );
+        // w0 = 0 and w0 >= n are not usable scalars.
+        let mut zero = bytes.clone();
+        zero[..32].fill(0);
+        assert_eq!(
+            Verifier::from_bytes(&zero),
+            Err(ConfigError::VerifierScalar)
+        );
+        let mut all_ones = bytes.clone();
+        all_ones[..32].fill(0xFF);
+        assert_eq!(
+            Verifier::from_bytes(&all_ones),
+            Err(ConfigError::VerifierScalar)
+        );
+        // L off the curve, and L compressed.
+        let mut off_curve = bytes.clone();
+        off_curve[96] ^= 1;
+        assert_eq!(
+            Verifier::from_bytes(&off_curve),
+            Err(ConfigError::VerifierPoint)
+        );
+        let mut tag = bytes.clone();
+        tag[32] = 0x02;
+        assert_eq!(Verifier::from_bytes(&tag), Err(ConfigError::VerifierPoint));
+    }
+
+    #[test]
+    fn durations() {
+        let secs = |s: u64| Ok(Duration::from_secs(s));
+        assert_eq!(parse_duration("900"), secs(900));
+        assert_eq!(parse_duration("900s"), secs(900));
+        assert_eq!(parse_duration("15m"), secs(900));
+        assert_eq!(parse_duration("15min"), secs(900));
+        assert_eq!(parse_duration("1h30m"), secs(5400));
+        assert_eq!(parse_duration("1h 30m"), secs(5400));
+        for bad in [
+            "",
+            "m",
+            "15x",
+            "1.5m",
+            "-5",
+            "15m30",
+            "99999999999999999999h",
+        ] {
+            assert!(
+                matches!(parse_duration(bad), Err(ConfigError::Duration(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse_commissioning_timeout("3m"), secs(180));
+        assert_eq!(
+            parse_commissioning_timeout("179"),
+            Err(ConfigError::CommissioningTimeout(Duration::from_secs(179)))
+        );
+        assert_eq!(
+            parse_commissioning_timeout("25h"),
+            Err(ConfigError::CommissioningTimeout(Duration::from_secs(
+                90_000
+            )))
+        );
+    }
+
+    #[test]
+    fn adapter_and_device_name() {
+        assert_eq!(parse_adapter("hci0").as_deref(), Ok("hci0"));
+        assert_eq!(parse_adapter("hci12").as_deref(), Ok("hci12"));
+        for bad in [
+            "",
+            "hci",
+            "hcix",
+            "eth0",
+            "hci0 ",
+            "/org/bluez/hci0",
+            "hci999999",
+        ] {
+            assert_eq!(
+                parse_adapter(bad),
+                Err(ConfigError::Adapter(bad.to_owned()))
+            );
+        }
+        assert_eq!(parse_device_name("Kitchen").as_deref(), Ok("Kitchen"));
+        assert!(parse_device_name(&"x".repeat(248)).is_ok());
+        for bad in [String::new(), "x".repeat(249), "a\nb".to_owned()] {
+            assert_eq!(
+                parse_device_name(&bad),
+                Err(ConfigError::DeviceName(bad.clone()))
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_and_generated_values() {
+        let c = config(&[]);
+        assert!(c.generated.passcode && c.generated.discriminator && c.generated.salt);
+        assert!(c.passcode().is_some());
+        assert_eq!(c.vendor_id, 0xFFF1);
+        assert_eq!(c.product_id, 0x8001);
+        assert_eq!(c.adapter, "hci0");
+        assert_eq!(
+            c.device_name,
+            format!("MATTER-{:04}", c.discriminator.value())
+        );
+        assert_eq!(c.pbkdf.iterations, 1000);
+        assert_eq!(c.pbkdf.salt.as_bytes().len(), 32);
+        assert_eq!(c.commissioning_timeout, Duration::from_secs(900));
+        assert_eq!(c.transport, Transport::Ble);
+        assert_eq!(c.udp_port, 5540);
+        // Different seeds give different passcodes: they really are drawn from the rng.
+        let other = Config::from_args(
+            parse(&[]).unwrap_or_else(|e| panic!("{e}")).args,
+            &mut TestRng::new(4),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(
+            other.passcode().map(Passcode::value),
+            c.passcode().map(Passcode::value)
+        );
+    }
+
+    #[test]
+    fn explicit_values_and_the_well_known_codes() {
+        let c = config(&[
+            "--passcode",
+            "20202021",
+            "--discriminator",
+            "3840",
+            "--vendor-id",
+            "65521",
+            "--product-id",
+            "0x8001",
+            "--device-name",
+            "Lamp",
+            "--transport",
+            "both",
+            "--udp-port",
+            "5541",
+            "--commissioning-timeout",
+            "10m",
+        ]);
+        assert_eq!(
+            c.generated,
+            Generated {
+                salt: true,
+                ..Generated::default()
+            }
+        );
+        assert_eq!(c.device_name, "Lamp");
+        assert_eq!(c.udp_port, 5541);
+        assert_eq!(c.commissioning_timeout, Duration::from_secs(600));
+        let p = c.setup_payload().unwrap_or_else(|e| panic!("{e}"));
+        // BLE + on-network differs from the CHIP apps' BLE-only code only in the discovery bits.
+        assert_eq!(p.discovery.bits(), 0x06);
+        let ble_only = config(&["--passcode", "20202021", "--discriminator", "3840"]);
+        let p = ble_only.setup_payload().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.qr_code(), "MT:-24J042C00KA0648G00");
+        assert_eq!(p.manual_code().to_string(), "34970112332");
+    }
+
+    #[test]
+    fn verifier_combinations() {
+        let salt = "53".repeat(16);
+        let vhex = verifier_hex();
+        let c = config(&["--verifier", &vhex, "--salt", &salt, "--iterations", "1000"]);
+        assert!(matches!(c.credentials, Credentials::Verifier(_)));
+        assert_eq!(c.setup_payload(), Err(ConfigError::CodesNeedPasscode));
+        assert!(!c.generated.passcode);
+        // clap refuses the combinations...
+        for args in [
+            vec!["--verifier", vhex.as_str()],
+            vec!["--verifier", vhex.as_str(), "--salt", &salt],
+            vec![
+                "--verifier",
+                vhex.as_str(),
+                "--passcode",
+                "20202021",
+                "--salt",
+                &salt,
+                "--iterations",
+                "1000",
+            ],
+        ] {
+            assert!(parse(&args).is_err(), "{args:?}");
+        }
+        // ...and so does Config for callers that build DeviceArgs by hand.
+        let mut args = parse(&["--verifier", &vhex, "--salt", &salt, "--iterations", "1000"])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .args;
+        args.passcode = parse_passcode("20202021").ok();
+        assert_eq!(
+            Config::from_args(args.clone(), &mut TestRng::new(1)),
+            Err(ConfigError::VerifierWithPasscode)
+        );
+        args.passcode = None;
+        args.salt = None;
+        assert_eq!(
+            Config::from_args(args, &mut TestRng::new(1)),
+            Err(ConfigError::VerifierWithoutPbkdfParameters)
+        );
+    }
+
+    #[test]
+    fn subcommand_and_global_flags() {
+        let cli =
+            parse(&["pairing-code", "--passcode", "20202021"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.command, Some(Command::PairingCode));
+        assert_eq!(cli.args.passcode.map(|p| p.value()), Some(20_202_021));
+        let cli =
+            parse(&["--passcode", "20202021", "pairing-code"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.command, Some(Command::PairingCode));
+        assert!(parse(&["--transport", "wifi"]).is_err());
+        assert!(parse(&["--no-such-flag"]).is_err());
+    }
+
+    #[test]
+    fn help_documents_every_flag() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        for flag in [
+            "--passcode",
+            "--discriminator",
+            "--vendor-id",
+            "--product-id",
+            "--adapter",
+            "--device-name",
+            "--iterations",
+            "--salt",
+            "--verifier",
+            "--commissioning-timeout",
+            "--transport",
+            "--udp-port",
+            "--qr",
+            "pairing-code",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from --help");
+        }
+        Cli::command().debug_assert();
+    }
+}

@@ -1,4 +1,244 @@
-//! `matter-ble` command line (placeholder until the CLI lands).
-fn main() {
-    println!("matter-ble");
+//! `matter-ble`, the binary: parses and validates the command line ([`matter_ble::config`]),
+//! prints the pairing codes with the QR code drawn on the terminal, then starts the runtime.
+//!
+//! Exit status: 0 on success, 2 for a bad command line (clap's convention, kept for our own
+//! validation errors), 1 when the device cannot run.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use matter_ble::config::{Cli, Command, Config, ConfigError, QrStyle};
+use matter_ble::rng::OsRng;
+use matter_ble::setup_payload::{DiscoveryCapabilities, SetupPayload};
+use qrcode::{Color, QrCode};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(io::stderr)
+        .init();
+
+    let config = match Config::from_args(cli.args, &mut OsRng) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
+
+    match cli.command {
+        Some(Command::PairingCode) => match config.setup_payload() {
+            Ok(payload) => print_or_fail(&config, &payload),
+            Err(e) => usage_error(&e),
+        },
+        None => run_device(config),
+    }
+}
+
+/// The main job: print the codes, then run the device.
+fn run_device(config: Config) -> ExitCode {
+    match config.setup_payload() {
+        Ok(payload) => {
+            if print_or_fail(&config, &payload) != ExitCode::SUCCESS {
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(_) => eprintln!(
+            "note: started with --verifier, so the pairing codes cannot be shown here (they \
+             carry the passcode); use the codes made together with the verifier"
+        ),
+    }
+    eprintln!(
+        "matter-ble: commissioning window {}s on {}{}",
+        config.commissioning_timeout.as_secs(),
+        transports(&config),
+        if config.generated.salt {
+            ", random PBKDF2 salt"
+        } else {
+            ""
+        }
+    );
+    // The BLE/UDP runtime (src/runtime.rs) is not written yet. Once it exists this is
+    // `matter_ble::runtime::run(config)`, mapped to an exit status.
+    let _ = config;
+    eprintln!(
+        "error: the BLE/UDP runtime is not built yet: matter-ble can only print the pairing \
+         codes today (see README, section Status)"
+    );
+    ExitCode::FAILURE
+}
+
+fn transports(config: &Config) -> String {
+    let mut parts = Vec::new();
+    if config.transport.ble() {
+        parts.push(format!(
+            "BLE ({}, as {:?})",
+            config.adapter, config.device_name
+        ));
+    }
+    if config.transport.udp() {
+        parts.push(format!("UDP port {}", config.udp_port));
+    }
+    parts.join(" and ")
+}
+
+fn usage_error(e: &ConfigError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn print_or_fail(config: &Config, payload: &SetupPayload) -> ExitCode {
+    let mut out = io::stdout().lock();
+    match print_codes(&mut out, config, payload).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the pairing codes: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the codes: the lines `QR code:` and `Manual pairing code:` are meant for people and
+/// scripts alike, and stay stable.
+fn print_codes(out: &mut impl Write, config: &Config, payload: &SetupPayload) -> io::Result<()> {
+    let manual = payload.manual_code();
+    writeln!(out, "QR code:             {}", payload.qr_code())?;
+    writeln!(out, "Manual pairing code: {manual} ({})", manual.grouped())?;
+    writeln!(
+        out,
+        "Passcode:            {:08}{}",
+        payload.passcode.value(),
+        generated_note(config.generated.passcode, "--passcode")
+    )?;
+    writeln!(
+        out,
+        "Discriminator:       {} (0x{:03X}){}",
+        payload.discriminator,
+        payload.discriminator.value(),
+        generated_note(config.generated.discriminator, "--discriminator")
+    )?;
+    writeln!(
+        out,
+        "Vendor / product id: 0x{:04X} / 0x{:04X}",
+        payload.vendor_id, payload.product_id
+    )?;
+    writeln!(
+        out,
+        "Discovery:           {}",
+        discovery_names(payload.discovery)
+    )?;
+    if config.qr_style != QrStyle::None {
+        match render_qr(&payload.qr_code(), config.qr_style == QrStyle::Dark) {
+            Some(art) => {
+                writeln!(out)?;
+                out.write_all(art.as_bytes())?;
+            }
+            None => writeln!(out, "(the QR code could not be drawn; use the text above)")?,
+        }
+    }
+    Ok(())
+}
+
+fn generated_note(generated: bool, flag: &str) -> String {
+    if generated {
+        format!(" (random; pass {flag} to keep it across runs)")
+    } else {
+        String::new()
+    }
+}
+
+fn discovery_names(d: DiscoveryCapabilities) -> String {
+    let mut names = Vec::new();
+    for (flag, name) in [
+        (DiscoveryCapabilities::BLE, "BLE"),
+        (DiscoveryCapabilities::ON_NETWORK, "on-network (UDP)"),
+        (DiscoveryCapabilities::SOFT_AP, "soft-AP"),
+    ] {
+        if d.contains(flag) {
+            names.push(name);
+        }
+    }
+    names.join(" + ")
+}
+
+/// Draws `text` as a QR code with Unicode half blocks, two module rows per text line, inside a
+/// quiet zone of 4 modules (ISO/IEC 18004 §6.3.8). For a dark terminal background (`light_on_dark`) the light modules
+/// are the printed blocks, so the code reads as dark-on-light like paper.
+fn render_qr(text: &str, light_on_dark: bool) -> Option<String> {
+    const QUIET: usize = 4;
+    let code = QrCode::new(text.as_bytes()).ok()?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let size = width + 2 * QUIET;
+    // Whether the module at (x, y) of the bordered grid is drawn as ink.
+    let ink = |x: usize, y: usize| -> bool {
+        let dark = x >= QUIET
+            && y >= QUIET
+            && x < QUIET + width
+            && y < QUIET + width
+            && colors.get((y - QUIET) * width + (x - QUIET)) == Some(&Color::Dark);
+        dark != light_on_dark
+    };
+    let mut art = String::new();
+    for y in (0..size).step_by(2) {
+        for x in 0..size {
+            let top = ink(x, y);
+            // Below the last row is more quiet zone, which `ink` already answers for.
+            let bottom = ink(x, y + 1);
+            art.push(match (top, bottom) {
+                (true, true) => '█',
+                (true, false) => '▀',
+                (false, true) => '▄',
+                (false, false) => ' ',
+            });
+        }
+        art.push('\n');
+    }
+    Some(art)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads the modules back out of the half-block art.
+    fn modules(art: &str) -> Vec<Vec<bool>> {
+        let mut rows = Vec::new();
+        for line in art.lines() {
+            let (mut top, mut bottom) = (Vec::new(), Vec::new());
+            for c in line.chars() {
+                top.push(matches!(c, '█' | '▀'));
+                bottom.push(matches!(c, '█' | '▄'));
+            }
+            rows.push(top);
+            rows.push(bottom);
+        }
+        rows
+    }
+
+    #[test]
+    fn art_matches_the_qr_modules_in_both_styles() {
+        let text = "MT:-24J042C00KA0648G00";
+        let code = QrCode::new(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        // The qrcode crate's own character renderer, one char per module, as the reference.
+        let reference: Vec<Vec<bool>> = code
+            .render::<char>()
+            .quiet_zone(true)
+            .module_dimensions(1, 1)
+            .dark_color('#')
+            .light_color(' ')
+            .build()
+            .lines()
+            .map(|l| l.chars().map(|c| c == '#').collect())
+            .collect();
+        let size = code.width() + 8;
+        assert_eq!(reference.len(), size);
+        for light_on_dark in [false, true] {
+            let art = render_qr(text, light_on_dark).unwrap_or_default();
+            let got = modules(&art);
+            for (y, row) in reference.iter().enumerate() {
+                let expected: Vec<bool> = row.iter().map(|&d| d != light_on_dark).collect();
+                assert_eq!(got[y], expected, "row {y}, light_on_dark {light_on_dark}");
+            }
+        }
+    }
 }

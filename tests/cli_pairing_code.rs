@@ -1,0 +1,175 @@
+//! What the binary prints: the pairing codes (checked against the CHIP SDK's well-known values and
+//! against our own decoder), generated values, the QR drawing, `--help`, and the main job's status
+//! while the runtime is missing.
+
+use std::process::{Command, Output};
+
+use matter_ble::setup_payload::{ManualCode, SetupPayload};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_matter-ble"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run matter-ble: {e}"))
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap_or_else(|e| panic!("stdout is not UTF-8: {e}"))
+}
+
+/// The value after `label` on its line.
+fn field<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{text}"))
+}
+
+fn block_lines(text: &str) -> usize {
+    text.lines().filter(|l| l.contains(['█', '▀', '▄'])).count()
+}
+
+#[test]
+fn well_known_chip_codes() {
+    // The CHIP SDK example apps' codes for passcode 20202021, discriminator 3840, vendor 0xFFF1,
+    // product 0x8001, BLE (printed by chip-all-clusters-app; used in the CHIP SDK's
+    // src/python_testing/TC_BRBINFO_4_1.py and run_python_setup_payload_test.py).
+    let out = stdout_of(&[
+        "pairing-code",
+        "--passcode",
+        "20202021",
+        "--discriminator",
+        "3840",
+    ]);
+    assert_eq!(field(&out, "QR code:"), "MT:-24J042C00KA0648G00");
+    assert_eq!(
+        field(&out, "Manual pairing code:"),
+        "34970112332 (3497-011-2332)"
+    );
+    assert_eq!(field(&out, "Passcode:"), "20202021");
+    assert_eq!(field(&out, "Discriminator:"), "3840 (0xF00)");
+    assert_eq!(field(&out, "Vendor / product id:"), "0xFFF1 / 0x8001");
+    assert_eq!(field(&out, "Discovery:"), "BLE");
+    // 22 alphanumeric characters at error correction level M need a version-2 symbol (25
+    // modules); with the 4-module quiet zone that is 33 rows, two per line.
+    assert_eq!(block_lines(&out), 17);
+    // Flag order does not matter, and hex works as well as decimal.
+    let again = stdout_of(&[
+        "--discriminator",
+        "0xF00",
+        "--vendor-id",
+        "65521",
+        "pairing-code",
+        "--passcode",
+        "20202021",
+        "--product-id",
+        "32769",
+    ]);
+    assert_eq!(again, out);
+}
+
+#[test]
+fn codes_follow_the_flags() {
+    // run_python_setup_payload_test.py: discriminator 3840, passcode 20202021, vendor 0,
+    // product 0, on-network -> MT:00000CQM00KA0648G00.
+    let out = stdout_of(&[
+        "pairing-code",
+        "--passcode",
+        "20202021",
+        "--discriminator",
+        "3840",
+        "--vendor-id",
+        "0",
+        "--product-id",
+        "0",
+        "--transport",
+        "udp",
+        "--qr",
+        "none",
+    ]);
+    assert_eq!(field(&out, "QR code:"), "MT:00000CQM00KA0648G00");
+    assert_eq!(field(&out, "Discovery:"), "on-network (UDP)");
+    assert_eq!(block_lines(&out), 0);
+    let both = stdout_of(&[
+        "pairing-code",
+        "--passcode",
+        "20202021",
+        "--transport",
+        "both",
+    ]);
+    let payload =
+        SetupPayload::parse_qr_code(field(&both, "QR code:")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(payload.discovery.bits(), 0x06);
+    assert_eq!(field(&both, "Discovery:"), "BLE + on-network (UDP)");
+}
+
+#[test]
+fn generated_values_are_valid_printed_and_fresh() {
+    let first = stdout_of(&["pairing-code"]);
+    let second = stdout_of(&["pairing-code"]);
+    for out in [&first, &second] {
+        let payload = SetupPayload::parse_qr_code(field(out, "QR code:"))
+            .unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let manual = field(out, "Manual pairing code:");
+        let manual = ManualCode::parse(manual.split(' ').next().unwrap_or(manual))
+            .unwrap_or_else(|e| panic!("{e}\n{out}"));
+        assert_eq!(manual.passcode, payload.passcode);
+        assert_eq!(manual.short_discriminator, payload.discriminator.short());
+        let passcode = field(out, "Passcode:");
+        assert!(passcode.starts_with(&format!("{:08} (random", payload.passcode.value())));
+        assert!(field(out, "Discriminator:").contains("(random; pass --discriminator"));
+    }
+    // 2^-26 odds of a false failure.
+    assert_ne!(field(&first, "QR code:"), field(&second, "QR code:"));
+}
+
+#[test]
+fn main_job_prints_codes_then_reports_the_missing_runtime() {
+    let out = run(&[
+        "--passcode",
+        "20202021",
+        "--discriminator",
+        "3840",
+        "--qr",
+        "none",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(field(&stdout, "QR code:"), "MT:-24J042C00KA0648G00");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runtime is not built yet"));
+}
+
+#[test]
+fn help_and_version() {
+    let help = stdout_of(&["--help"]);
+    for flag in [
+        "--passcode",
+        "--discriminator",
+        "--vendor-id",
+        "--product-id",
+        "--adapter",
+        "--device-name",
+        "--iterations",
+        "--salt",
+        "--verifier",
+        "--commissioning-timeout",
+        "--transport",
+        "--udp-port",
+        "--qr",
+        "pairing-code",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    assert!(help.contains("[default: 900s]") && help.contains("[default: 0xFFF1]"));
+    let sub = stdout_of(&["pairing-code", "--help"]);
+    assert!(sub.contains("--passcode"));
+    assert!(stdout_of(&["--version"]).starts_with("matter-ble "));
+}

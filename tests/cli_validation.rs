@@ -1,0 +1,177 @@
+//! The binary refuses every bad flag value with exit status 2, a message naming the problem on
+//! stderr, and nothing on stdout.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_matter-ble"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run matter-ble: {e}"))
+}
+
+/// Runs `args` (as `pairing-code`, so nothing needs a radio) and checks the rejection.
+fn rejects(args: &[&str], message: &str) {
+    let mut full = vec!["pairing-code"];
+    full.extend_from_slice(args);
+    let out = run(&full);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?}: status; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(message),
+        "{args:?}: stderr lacks {message:?}:\n{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{args:?}: printed codes anyway");
+}
+
+/// A well-formed verifier (w0 = 7, L = 11·G) as hex.
+fn verifier_hex() -> String {
+    use p256::elliptic_curve::{ff::PrimeField, sec1::ToSec1Point};
+    let w0 = p256::Scalar::from(7u64).to_repr();
+    let l = (p256::ProjectivePoint::GENERATOR * p256::Scalar::from(11u64))
+        .to_affine()
+        .to_uncompressed_point();
+    w0.iter()
+        .chain(l.iter())
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+const SALT: &str = "5350414b453250204b65792053616c74"; // "SPAKE2P Key Salt", 16 bytes
+
+#[test]
+fn passcodes() {
+    for forbidden in [
+        "00000000", "11111111", "22222222", "33333333", "44444444", "55555555", "66666666",
+        "77777777", "88888888", "99999999", "12345678", "87654321", "0",
+    ] {
+        rejects(&["--passcode", forbidden], "is not allowed: Matter forbids");
+    }
+    rejects(
+        &["--passcode", "100000000"],
+        "out of range: it must be between 1 and 99999998",
+    );
+    rejects(&["--passcode", "4294967296"], "out of range");
+    rejects(&["--passcode", "2020x021"], "is not a number");
+    rejects(&["--passcode", ""], "is not a number");
+}
+
+#[test]
+fn discriminators() {
+    rejects(&["--discriminator", "4096"], "between 0 and 4095");
+    rejects(&["--discriminator", "0x1000"], "between 0 and 4095");
+    rejects(&["--discriminator=-1"], "\"-1\" is not a number");
+    rejects(&["--discriminator", "ten"], "is not a number");
+}
+
+#[test]
+fn ids_and_ports() {
+    rejects(&["--vendor-id", "65536"], "out of range: at most 65535");
+    rejects(&["--vendor-id", "0x1FFF1"], "out of range: at most 65535");
+    rejects(&["--product-id", "0xZZ"], "is not a number");
+    rejects(&["--udp-port", "70000"], "out of range: at most 65535");
+}
+
+#[test]
+fn pbkdf_parameters() {
+    rejects(&["--iterations", "999"], "Matter allows 1000 to 100000");
+    rejects(&["--iterations", "100001"], "Matter allows 1000 to 100000");
+    rejects(&["--salt", &"00".repeat(15)], "the salt is 15 bytes long");
+    rejects(&["--salt", &"00".repeat(33)], "the salt is 33 bytes long");
+    rejects(&["--salt", "abc"], "odd number");
+    rejects(&["--salt", &"zz".repeat(16)], "is not a hex digit");
+}
+
+#[test]
+fn verifiers() {
+    let v = verifier_hex();
+    rejects(
+        &[
+            "--verifier",
+            &v[..192],
+            "--salt",
+            SALT,
+            "--iterations",
+            "1000",
+        ],
+        "the verifier is 96 bytes long",
+    );
+    let mut bad_point = v.clone();
+    bad_point.replace_range(192.., if v.ends_with('0') { "01" } else { "00" });
+    rejects(
+        &[
+            "--verifier",
+            &bad_point,
+            "--salt",
+            SALT,
+            "--iterations",
+            "1000",
+        ],
+        "not an uncompressed P-256 point",
+    );
+    let zero_w0 = format!("{}{}", "0".repeat(64), &v[64..]);
+    rejects(
+        &[
+            "--verifier",
+            &zero_w0,
+            "--salt",
+            SALT,
+            "--iterations",
+            "1000",
+        ],
+        "not a valid P-256 scalar",
+    );
+    // Combinations clap enforces.
+    rejects(
+        &[
+            "--verifier",
+            &v,
+            "--passcode",
+            "20202021",
+            "--salt",
+            SALT,
+            "--iterations",
+            "1000",
+        ],
+        "cannot be used with",
+    );
+    rejects(&["--verifier", &v, "--iterations", "1000"], "--salt");
+    rejects(&["--verifier", &v, "--salt", SALT], "--iterations");
+    // A valid verifier, but the pairing codes need the passcode.
+    rejects(
+        &["--verifier", &v, "--salt", SALT, "--iterations", "1000"],
+        "the pairing codes carry the passcode",
+    );
+}
+
+#[test]
+fn timeouts_transports_adapters_names() {
+    rejects(
+        &["--commissioning-timeout", "179"],
+        "is out of range: it must be between 180s",
+    );
+    rejects(&["--commissioning-timeout", "2m"], "is out of range");
+    rejects(&["--commissioning-timeout", "25h"], "is out of range");
+    rejects(&["--commissioning-timeout", "5x"], "is not a duration");
+    rejects(
+        &["--transport", "wifi"],
+        "[possible values: ble, udp, both]",
+    );
+    rejects(&["--adapter", "eth0"], "is not a Bluetooth adapter name");
+    rejects(&["--adapter", "hci"], "is not a Bluetooth adapter name");
+    rejects(&["--device-name", ""], "device name \"\" is not usable");
+    rejects(&["--device-name", &"x".repeat(249)], "is not usable");
+    rejects(&["--qr", "sixel"], "[possible values: dark, light, none]");
+}
+
+#[test]
+fn the_main_job_refuses_bad_values_too() {
+    let out = run(&["--passcode", "12345678"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
