@@ -114,6 +114,9 @@ pub struct ExchangeConfig {
     /// Protocols a peer may open an exchange for. Others are acknowledged and dropped; on
     /// unsecured sessions only the secure channel is ever accepted (PASE, CASE).
     pub unsolicited_protocols: Vec<ProtocolId>,
+    /// Transmissions of one reliable message before MRP gives up (MRP_MAX_TRANSMISSIONS; the
+    /// spec lets a sender choose). At least 1.
+    pub mrp_max_transmissions: u8,
 }
 
 impl Default for ExchangeConfig {
@@ -123,6 +126,7 @@ impl Default for ExchangeConfig {
             max_exchanges: 64,
             max_exchanges_per_session: 16,
             unsolicited_protocols: vec![ProtocolId::SECURE_CHANNEL, ProtocolId::INTERACTION_MODEL],
+            mrp_max_transmissions: MRP_MAX_TRANSMISSIONS,
         }
     }
 }
@@ -653,13 +657,14 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
         let peer_active = self.peer_active(now, key.session);
         let params = self.mrp_params(key.session);
         let dest = self.sessions.peer(key.session).cloned();
+        let max_transmissions = self.config.mrp_max_transmissions.max(1);
         let Some(x) = self.exchanges.get_mut(&key) else {
             return;
         };
         let Some(r) = x.retransmit.as_mut().filter(|r| r.deadline <= now) else {
             return;
         };
-        if r.send_count >= MRP_MAX_TRANSMISSIONS {
+        if r.send_count >= max_transmissions {
             let counter = r.counter;
             x.retransmit = None;
             debug!(exchange = ?key, counter, "MRP gave up");

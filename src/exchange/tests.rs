@@ -753,3 +753,30 @@ mod faults {
         }
     }
 }
+
+#[test]
+fn retry_limit_is_configurable() {
+    let config = ExchangeConfig {
+        mrp_max_transmissions: 2,
+        ..ExchangeConfig::default()
+    };
+    let mut ctl: Stack<FixedRng> = ExchangeManager::new(config, FixedRng(0));
+    let id = ctl.sessions_mut().allocate_session_id().unwrap();
+    let cs = ctl
+        .add_secure_session(t(0), DEV, params(id, 9, &KE, true))
+        .unwrap();
+    let x = ctl.new_exchange(cs, ProtocolId::INTERACTION_MODEL).unwrap();
+    let c = ctl.send(t(0), x, READ, b"").unwrap();
+    let _ = (drain(&mut ctl), events(&mut ctl));
+    ctl.handle_timeout(t(550));
+    assert_eq!(drain(&mut ctl).len(), 1, "one retransmission");
+    ctl.handle_timeout(t(1100));
+    assert!(drain(&mut ctl).is_empty());
+    assert_eq!(
+        events(&mut ctl),
+        [ExchangeEvent::SendFailed {
+            exchange: x,
+            counter: c
+        }]
+    );
+}
