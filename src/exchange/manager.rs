@@ -780,7 +780,12 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
     }
 
     fn accepts_unsolicited(&self, session: SessionRef, ph: &PayloadHeader) -> bool {
-        let secure = self.sessions.secure(session).is_some();
+        let secure = self.sessions.secure(session);
+        // A session that is closing finishes its running exchanges but takes no new ones.
+        if secure.is_some_and(|s| s.lifecycle() != crate::session::Lifecycle::Active) {
+            return false;
+        }
+        let secure = secure.is_some();
         ph.protocol_vendor_id.unwrap_or(0) == 0
             && self.config.unsolicited_protocols.contains(&ph.protocol_id)
             && (secure || ph.protocol_id == ProtocolId::SECURE_CHANNEL)
