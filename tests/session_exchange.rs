@@ -47,7 +47,7 @@ fn pump(
     while let Some(tx) = from.poll_transmit(now, &mut buf) {
         assert_eq!(tx.len, buf.len());
         *sent += 1;
-        if drop_every == 0 || *sent % drop_every != 0 {
+        if drop_every == 0 || !(*sent).is_multiple_of(drop_every) {
             let _ = to.handle_datagram(now, from_addr.clone(), &buf);
         }
         buf.clear();
