@@ -447,6 +447,9 @@ impl<R: Rng> Node<R> {
                 }
             }
             PaseEvent::Established { exchange, session } => {
+                // The unsecured session goes once the final StatusReport is acknowledged.
+                self.exchanges
+                    .close_unsecured_session(now, exchange.session);
                 let handshake = self.handshake.take();
                 let Some(peer) = handshake
                     .and_then(|h| h.peer)
@@ -480,6 +483,8 @@ impl<R: Rng> Node<R> {
                 error,
                 failed_attempts,
             } => {
+                self.exchanges
+                    .close_unsecured_session(now, exchange.session);
                 let handshake = self.handshake.take().filter(|h| h.exchange == exchange);
                 if let Some(id) = handshake.and_then(|h| h.reserved_id) {
                     self.exchanges.sessions_mut().release_session_id(id);
