@@ -77,6 +77,23 @@ fn well_known_chip_codes() {
 }
 
 #[test]
+fn passcode_from_a_file() {
+    let path = std::env::temp_dir().join(format!("matter-ble-passcode-{}", std::process::id()));
+    std::fs::write(&path, "20202021\n").unwrap_or_else(|e| panic!("{e}"));
+    let path_text = path.to_string_lossy().into_owned();
+    let out = stdout_of(&[
+        "pairing-code",
+        "--passcode-file",
+        &path_text,
+        "--discriminator",
+        "3840",
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(field(&out, "QR code:"), "MT:-24J042C00KA0648G00");
+    assert_eq!(field(&out, "Passcode:"), "20202021");
+}
+
+#[test]
 fn codes_follow_the_flags() {
     // run_python_setup_payload_test.py: discriminator 3840, passcode 20202021, vendor 0,
     // product 0, on-network -> MT:00000CQM00KA0648G00.
