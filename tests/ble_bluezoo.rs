@@ -3,12 +3,12 @@
 //! on another, through bluezoo's real org.bluez D-Bus API.
 //!
 //! These tests are `#[ignore]`d: they need the mock. Run them with `scripts/bluezoo-env test`,
-//! which starts a private dbus-daemon + bluezoo with ten adapters (hci0..hci9), sets
+//! which starts a private dbus-daemon + bluezoo with twelve adapters (hci0..hci11), sets
 //! `DBUS_SYSTEM_BUS_ADDRESS` and `MATTER_BLE_BLUEZOO=1`, and runs
 //! `cargo test --test ble_bluezoo -- --ignored --test-threads=1`. Each peripheral/central pair
 //! is used once because bluezoo cannot reconnect the same pair (it keeps stale GATT objects):
 //! hci0+hci1 raw events, hci2+hci3 router, hci4+hci5+hci6 two centrals, hci6 advertising slots,
-//! hci7 adapter power, hci8+hci9 engine close.
+//! hci7 adapter power, hci8+hci9 engine close, hci10+hci11 BTP session.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use tokio::time::timeout;
 
 const STEP: Duration = Duration::from_secs(10);
 
-// Matter 1.3 §5.4.2.5.6 layout: opcode 0, u16 LE discriminator (12 bits) + version 0, u16 LE
+// Matter Core spec §5.4.2.5.6 layout: opcode 0, u16 LE discriminator (12 bits) + version 0, u16 LE
 // vendor id, u16 LE product id, flags; name "MATTER-" + the discriminator as 4 decimal digits.
 /// Discriminator 3840, vendor 0xFFF1, product 0x8000, additional data on C3.
 const EXPECTED_3840: Expected = Expected {
@@ -85,6 +85,16 @@ async fn discover_and_connect(
     peripheral: Address,
     expected: &Expected,
 ) -> Central {
+    connect(discover(session, adapter_name, peripheral, expected).await).await
+}
+
+/// Discovers `peripheral` from `adapter_name` and checks its advertisement.
+async fn discover(
+    session: &Session,
+    adapter_name: &str,
+    peripheral: Address,
+    expected: &Expected,
+) -> bluer::Device {
     let adapter = session.adapter(adapter_name).expect("central adapter");
     let started = Instant::now();
     let mut disco = adapter.discover_devices().await.expect("discovery");
@@ -121,7 +131,11 @@ async fn discover_and_connect(
         device.name().await.unwrap().as_deref(),
         Some(expected.local_name)
     );
+    device
+}
 
+/// Connects and finds the Matter characteristics.
+async fn connect(device: bluer::Device) -> Central {
     timeout(STEP, device.connect())
         .await
         .expect("connect timeout")
@@ -217,6 +231,15 @@ async fn gatt_events_in_order() {
         other => panic!("expected Write, got {other:?}"),
     };
 
+    // A connected central pauses the advertisement (the window stays open).
+    let hci0 = p.adapter().clone();
+    wait_instances(&hci0, 0, "advertising paused while connected").await;
+    let status = p.advertiser().status().await;
+    assert!(
+        status.open && status.paused && status.phase.is_none(),
+        "{status:?}"
+    );
+
     // 2. Subscribe to C2.
     let mut values = Box::pin(central.c2.notify().await.expect("C2 StartNotify"));
     match next_event(&mut events, "Subscribed").await {
@@ -269,7 +292,6 @@ async fn gatt_events_in_order() {
             other => panic!("expected Disconnected, got {other:?}"),
         }
     }
-    let hci0 = p.adapter().clone();
     let mut readvertised = false;
     for _ in 0..50 {
         if hci0.active_advertising_instances().await.unwrap() == 1 {
@@ -427,6 +449,9 @@ async fn two_centrals_one_subscriber() {
     let a_addr = LinkId(session.adapter("hci5").unwrap().address().await.unwrap());
     let b_addr = LinkId(session.adapter("hci6").unwrap().address().await.unwrap());
 
+    // B finds the peripheral before A connects: while a central is connected the peripheral
+    // does not advertise.
+    let b_device = discover(&session, "hci6", p_addr, &EXPECTED_0ABC).await;
     let a = discover_and_connect(&session, "hci5", p_addr, &EXPECTED_0ABC).await;
     a.c1.write(b"A1").await.unwrap();
     match next_event(&mut events, "A write").await {
@@ -441,7 +466,7 @@ async fn two_centrals_one_subscriber() {
         other => panic!("{other:?}"),
     }
 
-    let b = discover_and_connect(&session, "hci6", p_addr, &EXPECTED_0ABC).await;
+    let b = connect(b_device).await;
     b.c1.write(b"B1").await.unwrap();
     match next_event(&mut events, "B write").await {
         LinkEvent::Write { link, data, .. } => {
@@ -639,5 +664,272 @@ async fn engine_close_disconnects_central() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(readvertised, "advertising did not resume");
+    p.shutdown().await;
+}
+
+/// Listens for `Value` changes of the characteristics under `device_path` on a separate D-Bus
+/// connection whose match rule is in place before the caller subscribes (bluer's own
+/// `notify()` stream only starts listening after `StartNotify` returns, so a value indicated at
+/// once, like the BTP handshake response, could pass it by).
+fn listen_values(
+    device_path: String,
+) -> (
+    mpsc::UnboundedReceiver<Vec<u8>>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use dbus::blocking::stdintf::org_freedesktop_dbus::PropertiesPropertiesChanged;
+    use dbus::message::MatchRule;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        let conn = dbus::blocking::Connection::new_system().expect("listener connection");
+        let rule = MatchRule::new_signal("org.freedesktop.DBus.Properties", "PropertiesChanged")
+            .with_namespaced_path(device_path);
+        conn.add_match(rule, move |p: PropertiesPropertiesChanged, _, _| {
+            if p.interface_name == "org.bluez.GattCharacteristic1" {
+                if let Some(v) = dbus::arg::prop_cast::<Vec<u8>>(&p.changed_properties, "Value") {
+                    let _ = tx.send(v.clone());
+                }
+            }
+            true
+        })
+        .expect("AddMatch");
+        ready_tx.send(()).expect("ready");
+        while !stop2.load(Ordering::Relaxed) {
+            if conn.process(Duration::from_millis(20)).is_err() {
+                break;
+            }
+        }
+    });
+    ready_rx.recv().expect("listener started");
+    (rx, stop)
+}
+
+/// The real BTP engine on both ends over bluezoo's D-Bus GATT: the peripheral is
+/// `LinkRouter` + `BtpLink`, the central a `BtpEngine` in the central role driven through a
+/// bluer central. Handshake in the CHIP central's order (request written, then subscribe, MTU 0
+/// in the request), then a multi-segment SDU each way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn btp_session_over_bluezoo() {
+    use matter_ble::ble::{BtpLink, BtpLinkCommand, BtpLinkEvent};
+    use matter_ble::btp::{BtpConfig, BtpEngine, BtpError, BtpEvent};
+
+    require_mock_bus();
+    let adv = CommissionableAdvertisement::new(0x0F00, 0xFFF1, 0x8004).unwrap();
+    let (p, events, p_addr) = peripheral("hci10", adv, &[]).await;
+    let (out_tx, mut out) = mpsc::channel(64);
+    tokio::spawn(
+        LinkRouter::new(p.gatt(), LinkClock::new(), |_| {
+            BtpLink::new(BtpConfig::default())
+        })
+        .run(events, out_tx),
+    );
+    let session = Session::new().await.unwrap();
+    let expected = Expected {
+        service_data: [0x00, 0x00, 0x0F, 0xF1, 0xFF, 0x04, 0x80, 0x00],
+        local_name: "MATTER-3840",
+    };
+    let central = discover_and_connect(&session, "hci11", p_addr, &expected).await;
+    let t_connected = Instant::now();
+    let device_path = format!(
+        "/org/bluez/hci11/dev_{}",
+        p_addr.to_string().replace(':', "_")
+    );
+    let (mut values, stop) = listen_values(device_path);
+
+    let clock = std::time::Instant::now();
+    let now = || CoreInstant::from_millis(clock.elapsed().as_millis() as u64);
+    let mut btp = BtpEngine::central(BtpConfig::default(), None);
+    let mut buf = Vec::new();
+    let mut subscription = None;
+    let mut commands = None;
+    let mut central_established = None;
+    let mut peripheral_established = None;
+    let mut peripheral_got = None;
+    let mut central_got = None;
+    let to_peripheral: Vec<u8> = (0..1200u32).map(|i| (i % 251) as u8).collect();
+    let to_central: Vec<u8> = (0..900u32).map(|i| (i % 239) as u8).collect();
+    let mut sent_up = false;
+    let mut sent_down = false;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "BTP exchange did not finish");
+        // Central outputs: each value is a C1 write with response.
+        while btp.poll_transmit(now(), &mut buf).is_some() {
+            central.c1.write(&buf).await.expect("C1 write");
+            btp.handle_indication_done(now());
+            if subscription.is_none() {
+                // CHIP order: subscribe to C2 after the handshake request is written.
+                subscription = Some(Box::pin(central.c2.notify().await.expect("StartNotify")));
+                btp.handle_subscribed(now());
+            }
+        }
+        while let Some(ev) = btp.poll_event() {
+            match ev {
+                BtpEvent::Established {
+                    fragment_size,
+                    window,
+                    ..
+                } => {
+                    central_established = Some((fragment_size, window, t_connected.elapsed()));
+                }
+                BtpEvent::SduReceived(sdu) => central_got = Some(sdu),
+                other => panic!("central: {other:?}"),
+            }
+        }
+        if central_got.is_some() && peripheral_got.is_some() {
+            break;
+        }
+        if central_established.is_some() && !sent_up {
+            btp.send_sdu(now(), to_peripheral.clone()).unwrap();
+            sent_up = true;
+            continue;
+        }
+        if let (Some(cmds), Some(_), false) = (&commands, &peripheral_established, sent_down) {
+            let cmds: &mpsc::Sender<BtpLinkCommand> = cmds;
+            cmds.send(BtpLinkCommand::Send(to_central.clone()))
+                .await
+                .unwrap();
+            sent_down = true;
+        }
+        let timer = btp.poll_timeout();
+        let sleep = async {
+            match timer {
+                Some(t) => {
+                    let wait = t.as_millis().saturating_sub(now().as_millis());
+                    tokio::time::sleep(Duration::from_millis(wait)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            v = values.recv() => btp.handle_segment(now(), &v.expect("listener ended")),
+            o = out.recv() => match o.expect("router ended") {
+                LinkOutput::Opened { commands: c, .. } => commands = Some(c),
+                LinkOutput::Event { event: BtpLinkEvent::Btp(BtpEvent::Established { fragment_size, window, .. }), .. } => {
+                    peripheral_established = Some((fragment_size, window));
+                }
+                LinkOutput::Event { event: BtpLinkEvent::Btp(BtpEvent::SduReceived(sdu)), .. } => {
+                    peripheral_got = Some(sdu);
+                }
+                other => panic!("peripheral: {other:?}"),
+            },
+            () = sleep => btp.handle_timeout(now()),
+        }
+    }
+    let (frag, window, elapsed) = central_established.expect("central established");
+    // bluezoo reports ATT MTU 512; BTP caps segments at 244 (§4.19.4.2) and window 6.
+    assert_eq!(peripheral_established, Some((frag, window)));
+    assert_eq!(frag, 244, "MTU 512 - 3 capped at 244");
+    assert_eq!(window, 6);
+    assert_eq!(peripheral_got.as_deref(), Some(&to_peripheral[..]));
+    assert_eq!(central_got.as_deref(), Some(&to_central[..]));
+    println!(
+        "BTP over bluezoo: connection → established {elapsed:?}, fragment {frag}, window {window}; \
+         1200 B up + 900 B down done {:?} after connection",
+        t_connected.elapsed()
+    );
+    // The central unsubscribes (bluer's StopNotify when the stream drops): BTP closes with
+    // `Unsubscribed` and the router disconnects the central.
+    drop(subscription);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut btp_closed = None;
+    loop {
+        match timeout(STEP, out.recv()).await.expect("Closed") {
+            Some(LinkOutput::Closed { reason, .. }) => {
+                assert_eq!(reason, LinkExit::Unsubscribed);
+                break;
+            }
+            Some(LinkOutput::Event {
+                event: BtpLinkEvent::Btp(BtpEvent::Closed { reason }),
+                ..
+            }) => btp_closed = Some(reason),
+            Some(LinkOutput::Event { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(btp_closed, Some(BtpError::Unsubscribed));
+    let central_addr = session.adapter("hci11").unwrap().address().await.unwrap();
+    let seen_by_peripheral = p.adapter().device(central_addr).unwrap();
+    let mut disconnected = false;
+    for _ in 0..50 {
+        if !seen_by_peripheral.is_connected().await.unwrap() {
+            disconnected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        disconnected,
+        "the router did not disconnect the unsubscribed central"
+    );
+    p.shutdown().await;
+}
+
+async fn wait_instances(adapter: &bluer::Adapter, want: u8, what: &str) {
+    for _ in 0..50 {
+        if adapter.active_advertising_instances().await.unwrap() == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: active advertising instances never became {want}");
+}
+
+/// Fast intervals for the configured period, then the advertisement is swapped for the slow
+/// one without a gap in the slot count; closing the window removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bluezoo: scripts/bluezoo-env test"]
+async fn advertising_fast_then_slow() {
+    use matter_ble::ble::AdvertisingPhase;
+
+    require_mock_bus();
+    let adv = CommissionableAdvertisement::new(7, 0xFFF1, 0x8005)
+        .unwrap()
+        .with_local_name("matter-ble test");
+    let mut config = PeripheralConfig::new(adv);
+    config.adapter = Some("hci7".into());
+    config.fast_advertising = Duration::from_millis(400);
+    let (p, _events) = BlePeripheral::start(config).await.unwrap();
+    p.open_window().await.unwrap();
+    let t0 = Instant::now();
+    assert_eq!(
+        p.advertiser().status().await.phase,
+        Some(AdvertisingPhase::Fast)
+    );
+    wait_instances(p.adapter(), 1, "fast advertisement").await;
+    // The name override reaches a scanning central.
+    let session = Session::new().await.unwrap();
+    let p_addr = p.adapter().address().await.unwrap();
+    let expected = Expected {
+        service_data: [0x00, 0x07, 0x00, 0xF1, 0xFF, 0x05, 0x80, 0x00],
+        local_name: "matter-ble test",
+    };
+    let _ = discover(&session, "hci0", p_addr, &expected).await;
+    loop {
+        let phase = p.advertiser().status().await.phase;
+        if phase == Some(AdvertisingPhase::Slow) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "never switched to slow: {phase:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        t0.elapsed() >= Duration::from_millis(400),
+        "switched early: {:?}",
+        t0.elapsed()
+    );
+    wait_instances(p.adapter(), 1, "slow advertisement").await;
+    p.close_window().await.unwrap();
+    wait_instances(p.adapter(), 0, "closed window").await;
+    assert_eq!(p.advertiser().status().await, Default::default());
     p.shutdown().await;
 }

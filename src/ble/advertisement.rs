@@ -1,17 +1,26 @@
 //! The commissionable BLE advertisement: its bytes (pure), and a task that keeps it registered
 //! with BlueZ while the commissioning window is open.
 //!
-//! Matter 1.3 §5.4.2.5.6 "Advertising Data": the Matter service data under UUID 0xFFF6 is
-//! `opcode (0x00 = commissionable) | u16 LE discriminator (bits 0-11) + advertisement version
-//! (bits 12-15, 0) | u16 LE vendor id | u16 LE product id | flags (bit 0 additional data on C3,
-//! bit 1 extended announcement)`. BlueZ adds the AD Flags itself (LE General Discoverable when
-//! `Discoverable` is set). Like the CHIP SDK's Linux layer we also list 0xFFF6 in ServiceUUIDs and
-//! use the local name `MATTER-%04u` of the discriminator.
+//! Matter Core spec §5.4.2.5.6 "Advertising Data" (numbering of the 1.4/1.5 text): the Matter
+//! service data under UUID 0xFFF6 is `opcode (0x00 = commissionable) | u16 LE discriminator
+//! (bits 0-11) + advertisement version (bits 12-15, 0) | u16 LE vendor id | u16 LE product id |
+//! flags (bit 0 additional data on C3, bit 1 extended announcement)`, and everything a
+//! commissioner needs must be in the advertising data, not the scan response. §5.4.2.5.4: GAP
+//! General Discoverable, connectable undirected: `Type::Peripheral` + `Discoverable`, for which
+//! BlueZ adds the AD Flags itself. Like the CHIP SDK's Linux layer we also list 0xFFF6 in
+//! ServiceUUIDs and use the local name `MATTER-%04u` of the discriminator. BlueZ puts
+//! `LocalName` into the scan response (src/advertising.c `generate_scan_rsp`), so the
+//! advertising data stays 19 bytes: flags (3), the UUID list (4), the service data (12).
 //!
-//! Intervals (Matter 1.3 §5.4.2.5.5): 20–60 ms for the first 30 s of the window, then 150–1200 ms.
-//! BlueZ honours `MinInterval`/`MaxInterval` only when bluetoothd runs with experimental features
-//! (`-E` or `Experimental = true` in main.conf, see scripts/setup-host); otherwise it uses its
-//! defaults and ignores the properties, which is harmless.
+//! Intervals (§5.4.2.5.3 "Interval"): 20–60 ms for the first 30 s, then 150–1285 ms; with the
+//! extended announcement flag at least 1200 ms (nominal 1285 ms). BlueZ honours
+//! `MinInterval`/`MaxInterval` only when bluetoothd runs with experimental features (`-E` or
+//! `Experimental = true` in main.conf, see scripts/setup-host); otherwise it ignores them and
+//! uses its defaults, which is harmless.
+//!
+//! Not done here: §5.4.2.5.5 asks for a random static device address, new at every boot. That is
+//! an adapter setting (`btmgmt static-addr`, or `Privacy` in main.conf), not part of the
+//! advertisement BlueZ lets us register.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -26,13 +35,15 @@ use super::error::{classify, BleError, ACTION_ADVERTISE};
 use super::gatt::MATTER_SERVICE_UUID;
 
 /// The data a commissionable Matter device advertises over BLE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommissionableAdvertisement {
     discriminator: u16,
     vendor_id: u16,
     product_id: u16,
     additional_data: bool,
     extended_announcement: bool,
+    /// `None`: the CHIP-style default name.
+    local_name: Option<String>,
 }
 
 impl CommissionableAdvertisement {
@@ -52,6 +63,7 @@ impl CommissionableAdvertisement {
             product_id,
             additional_data: false,
             extended_announcement: false,
+            local_name: None,
         })
     }
 
@@ -61,9 +73,16 @@ impl CommissionableAdvertisement {
         self
     }
 
-    /// Sets flag bit 1: extended announcement (Matter 1.3 §5.4.2.5.6).
+    /// Sets flag bit 1: extended announcement (§5.4.2.5.6); the slow phase then uses
+    /// 1200–1285 ms (§5.4.2.5.3).
     pub fn with_extended_announcement(mut self, on: bool) -> Self {
         self.extended_announcement = on;
+        self
+    }
+
+    /// Replaces the default local name (`--device-name`). BlueZ sends it in the scan response.
+    pub fn with_local_name(mut self, name: impl Into<String>) -> Self {
+        self.local_name = Some(name.into());
         self
     }
 
@@ -74,7 +93,7 @@ impl CommissionableAdvertisement {
 
     /// The 8 service-data bytes under UUID 0xFFF6.
     pub fn service_data(&self) -> [u8; 8] {
-        // Advertisement version 0 lives in the top nibble (Matter 1.3 §5.4.2.5.6).
+        // Advertisement version 0 lives in the top nibble (§5.4.2.5.6).
         let disc_and_version =
             (self.discriminator & MAX_DISCRIMINATOR) | (ADVERTISEMENT_VERSION << 12);
         let [d0, d1] = disc_and_version.to_le_bytes();
@@ -90,15 +109,24 @@ impl CommissionableAdvertisement {
         [OPCODE_COMMISSIONABLE, d0, d1, v0, v1, p0, p1, flags]
     }
 
-    /// The local name, `MATTER-` and the discriminator as four decimal digits (the CHIP SDK's
-    /// `"%s%04u"` with prefix `MATTER-`).
+    /// The local name: the one set with [`with_local_name`](Self::with_local_name), else
+    /// `MATTER-` and the discriminator as four decimal digits (the CHIP SDK's `"%s%04u"` with
+    /// prefix `MATTER-`).
     pub fn local_name(&self) -> String {
-        format!("MATTER-{:04}", self.discriminator)
+        match &self.local_name {
+            Some(name) => name.clone(),
+            None => format!("MATTER-{:04}", self.discriminator),
+        }
     }
 
     /// The BlueZ advertisement for one interval phase.
     pub fn to_bluer(&self, phase: AdvertisingPhase) -> Advertisement {
-        let (min, max) = phase.intervals();
+        let (min, max) = match (phase, self.extended_announcement) {
+            (AdvertisingPhase::Slow, true) => {
+                (Duration::from_millis(1200), Duration::from_millis(1285))
+            }
+            _ => phase.intervals(),
+        };
         Advertisement {
             advertisement_type: Type::Peripheral,
             service_uuids: BTreeSet::from([MATTER_SERVICE_UUID]),
@@ -118,7 +146,7 @@ impl CommissionableAdvertisement {
 pub enum AdvertisingPhase {
     /// 20–60 ms, for the first 30 s of the commissioning window.
     Fast,
-    /// 150–1200 ms afterwards.
+    /// 150–1285 ms afterwards.
     Slow,
 }
 
@@ -127,7 +155,7 @@ impl AdvertisingPhase {
     pub fn intervals(self) -> (Duration, Duration) {
         match self {
             Self::Fast => (Duration::from_millis(20), Duration::from_millis(60)),
-            Self::Slow => (Duration::from_millis(150), Duration::from_millis(1200)),
+            Self::Slow => (Duration::from_millis(150), Duration::from_millis(1285)),
         }
     }
 }
@@ -168,20 +196,34 @@ impl Advertiser {
         self.call(AdvCommand::Stop).await
     }
 
-    /// Registers the advertisement again if the window is open (BlueZ and the kernel stop a
-    /// connectable advertisement when a central connects; after the last link is gone we must
-    /// re-register it to be found again). Fire and forget: failures are logged.
+    /// Stops advertising while a central is connected (the CHIP SDK does the same): a second
+    /// commissioner could not be served anyway, as C2 has one subscriber at a time (see
+    /// `gatt`). The window stays open. Fire and forget.
+    pub fn pause(&self) {
+        let _ = self.tx.send(AdvCommand::Pause);
+    }
+
+    /// Registers the advertisement again, fast intervals first, if the window is open and it
+    /// was paused (after the last link is gone; the kernel also stops a connectable
+    /// advertisement when a central connects, so it must be registered anew to be found).
+    /// Fire and forget: failures are logged.
     pub fn resume_if_open(&self) {
         let _ = self.tx.send(AdvCommand::Resume);
     }
 
     /// True while the window is open (the advertisement may be paused by a connection).
     pub async fn is_open(&self) -> bool {
+        self.status().await.open
+    }
+
+    /// Whether the window is open and which advertisement is registered. A gone task reports
+    /// closed.
+    pub async fn status(&self) -> AdvertiserStatus {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(AdvCommand::IsOpen(reply)).is_err() {
-            return false;
+        if self.tx.send(AdvCommand::Status(reply)).is_err() {
+            return AdvertiserStatus::default();
         }
-        rx.await.unwrap_or(false)
+        rx.await.unwrap_or_default()
     }
 
     async fn call(
@@ -194,16 +236,30 @@ impl Advertiser {
     }
 }
 
+/// What [`Advertiser::status`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdvertiserStatus {
+    /// The commissioning window is open.
+    pub open: bool,
+    /// Advertising is paused because a central is connected.
+    pub paused: bool,
+    /// The registered advertisement's interval phase; `None` when nothing is registered.
+    pub phase: Option<AdvertisingPhase>,
+}
+
 enum AdvCommand {
     Start(oneshot::Sender<Result<(), BleError>>),
     Stop(oneshot::Sender<Result<(), BleError>>),
+    Pause,
     Resume,
-    IsOpen(oneshot::Sender<bool>),
+    Status(oneshot::Sender<AdvertiserStatus>),
 }
 
 struct AdvState {
     open: bool,
-    handle: Option<AdvertisementHandle>,
+    paused: bool,
+    handle: Option<(AdvertisementHandle, AdvertisingPhase)>,
     slow_at: Option<TokioInstant>,
 }
 
@@ -215,6 +271,7 @@ async fn run(
 ) {
     let mut st = AdvState {
         open: false,
+        paused: false,
         handle: None,
         slow_at: None,
     };
@@ -228,7 +285,7 @@ async fn run(
                 // Drop the old registration first so the slot is free for the new one.
                 st.handle = None;
                 match register(&adapter, &adv, AdvertisingPhase::Slow).await {
-                    Ok(h) => st.handle = Some(h),
+                    Ok(h) => st.handle = Some((h, AdvertisingPhase::Slow)),
                     Err(e) => warn!(error = %e, "advertising: re-register with slow intervals failed"),
                 }
                 continue;
@@ -238,6 +295,7 @@ async fn run(
         match cmd {
             AdvCommand::Start(reply) => {
                 st.open = true;
+                st.paused = false;
                 let r = restart(&adapter, &adv, fast_period, &mut st).await;
                 if r.is_err() {
                     st.open = false;
@@ -246,20 +304,37 @@ async fn run(
             }
             AdvCommand::Stop(reply) => {
                 st.open = false;
+                st.paused = false;
                 st.handle = None;
                 st.slow_at = None;
                 info!(adapter = adapter.name(), "advertising stopped");
                 let _ = reply.send(Ok(()));
             }
+            AdvCommand::Pause => {
+                if st.open && !st.paused {
+                    debug!(
+                        adapter = adapter.name(),
+                        "advertising paused: a central is connected"
+                    );
+                    st.paused = true;
+                    st.handle = None;
+                    st.slow_at = None;
+                }
+            }
             AdvCommand::Resume => {
-                if st.open {
+                if st.open && st.paused {
+                    st.paused = false;
                     if let Err(e) = restart(&adapter, &adv, fast_period, &mut st).await {
                         warn!(error = %e, "advertising: re-register after disconnect failed");
                     }
                 }
             }
-            AdvCommand::IsOpen(reply) => {
-                let _ = reply.send(st.open);
+            AdvCommand::Status(reply) => {
+                let _ = reply.send(AdvertiserStatus {
+                    open: st.open,
+                    paused: st.paused,
+                    phase: st.handle.as_ref().map(|(_, p)| *p),
+                });
             }
         }
     }
@@ -273,7 +348,10 @@ async fn restart(
     st: &mut AdvState,
 ) -> Result<(), BleError> {
     st.handle = None;
-    st.handle = Some(register(adapter, adv, AdvertisingPhase::Fast).await?);
+    st.handle = Some((
+        register(adapter, adv, AdvertisingPhase::Fast).await?,
+        AdvertisingPhase::Fast,
+    ));
     st.slow_at = Some(TokioInstant::now() + fast_period);
     info!(
         adapter = adapter.name(),
@@ -366,6 +444,17 @@ mod tests {
         assert_eq!(name(3840), "MATTER-3840");
         assert_eq!(name(15), "MATTER-0015");
         assert_eq!(name(0), "MATTER-0000");
+        let custom = CommissionableAdvertisement::new(3840, 0, 0)
+            .unwrap()
+            .with_local_name("Lamp");
+        assert_eq!(custom.local_name(), "Lamp");
+        assert_eq!(
+            custom
+                .to_bluer(AdvertisingPhase::Fast)
+                .local_name
+                .as_deref(),
+            Some("Lamp")
+        );
     }
 
     #[test]
@@ -381,7 +470,16 @@ mod tests {
         assert_eq!(b.local_name.as_deref(), Some("MATTER-3840"));
         assert_eq!(b.discoverable, Some(true));
         assert_eq!(b.min_interval, Some(Duration::from_millis(150)));
-        assert_eq!(b.max_interval, Some(Duration::from_millis(1200)));
+        assert_eq!(b.max_interval, Some(Duration::from_millis(1285)));
+        let fast = adv.to_bluer(AdvertisingPhase::Fast);
+        assert_eq!(fast.min_interval, Some(Duration::from_millis(20)));
+        assert_eq!(fast.max_interval, Some(Duration::from_millis(60)));
+        let ext = adv
+            .clone()
+            .with_extended_announcement(true)
+            .to_bluer(AdvertisingPhase::Slow);
+        assert_eq!(ext.min_interval, Some(Duration::from_millis(1200)));
+        assert_eq!(ext.max_interval, Some(Duration::from_millis(1285)));
         assert_eq!(
             MATTER_SERVICE_UUID.to_string(),
             "0000fff6-0000-1000-8000-00805f9b34fb"

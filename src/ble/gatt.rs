@@ -1,8 +1,9 @@
 //! The Matter GATT application (service 0xFFF6 with C1, C2, C3) and the hub task that turns BlueZ
 //! callbacks into per-central [`LinkEvent`]s and serialises indications.
 //!
-//! Matter 1.3 §4.19.4 "BTP GATT Service": C1 is written with response by the central, C2 carries
-//! the peripheral's segments as indications, C3 is the optional additional commissioning data.
+//! Matter Core spec §4.19.4.2 "BTP GATT Service" (1.4 numbering): C1 is written with response by
+//! the central, C2 carries the peripheral's segments as indications, C3 is the optional
+//! additional commissioning data.
 //!
 //! # Why C2 uses `StartNotify` (bluer `CharacteristicNotifyMethod::Fun`)
 //! BlueZ reports indication confirmations differently by version and path:
@@ -15,11 +16,12 @@
 //! So the `StartNotify` path is the one that gives confirmations on every BlueZ we support.
 //! Its cost: `StartNotify` carries no device, and the value goes to every central subscribed to
 //! C2. We therefore attribute a subscription to the central that most recently wrote C1 and is
-//! not yet subscribed (the BTP central writes its handshake request before it subscribes, Matter
-//! 1.3 §4.19.4.3; a subscription that comes first is parked until the next write), and only one
-//! central at a time can hold the C2 subscription: when a second central subscribes, bluer ends
-//! the first notification session and the first link gets [`LinkEvent::Unsubscribed`]. This is
-//! the same single-commissioner behaviour as the CHIP SDK's Linux layer.
+//! not yet subscribed (a BTP central writes its handshake request before it subscribes, as the
+//! CHIP central does; a subscription that comes first is parked until the next write), and only
+//! one central at a time can hold the C2 subscription: when a second central subscribes, bluer
+//! ends the first notification session and the first link gets [`LinkEvent::Unsubscribed`].
+//! To keep a second commissioner from appearing, the advertisement pauses while a central is
+//! connected (`Advertiser::pause`) and comes back when the last one is gone.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -49,7 +51,7 @@ pub const C2_UUID: Uuid = Uuid::from_u128(0x18EE_2EF5_263D_4559_959F_4F9C_429F_9
 /// C3: additional commissioning data, read.
 pub const C3_UUID: Uuid = Uuid::from_u128(0x6463_0238_8772_45F2_B87D_748A_8321_8F04);
 
-/// Largest C1 write / C2 indication value: 244 bytes of BTP segment + 3 (Matter 1.3 §4.19.4).
+/// Largest C1 write / C2 indication value: 244 bytes of BTP segment + 3 (§4.19.4.2).
 pub const MAX_C1_C2_VALUE: usize = 247;
 /// Largest C3 value.
 pub const MAX_C3_VALUE: usize = 512;
@@ -378,6 +380,11 @@ impl Hub {
                     st.last_write = stamp;
                 } else {
                     debug!(%link, mtu, "new link");
+                    if self.links.is_empty() {
+                        if let Some(adv) = &self.advertiser {
+                            adv.pause();
+                        }
+                    }
                     self.links.insert(
                         link,
                         LinkState {

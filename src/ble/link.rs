@@ -34,6 +34,10 @@ pub trait LinkEngine: Send + 'static {
     fn handle_subscribed(&mut self, now: Instant, att_mtu: u16);
     /// The C2 subscription ended, or the link failed or disconnected.
     fn handle_unsubscribed(&mut self, now: Instant);
+    /// The central disconnected. Defaults to [`handle_unsubscribed`](Self::handle_unsubscribed).
+    fn handle_disconnected(&mut self, now: Instant) {
+        self.handle_unsubscribed(now);
+    }
     /// The last indication was confirmed by the central.
     fn handle_indication_done(&mut self, now: Instant);
     /// The deadline from `poll_timeout` has passed (spurious or early calls must be no-ops).
@@ -127,6 +131,8 @@ pub enum LinkExit {
     Disconnected,
     /// An indication was not confirmed in time.
     Failed,
+    /// The central unsubscribed from C2 and the engine closed because of it.
+    Unsubscribed,
     /// The engine closed (e.g. a BTP timeout or protocol error).
     EngineClosed,
     /// The GATT server or the app went away.
@@ -216,7 +222,10 @@ where
                         drive_link(engine, link, rx, cmd_rx, gatt.clone(), clock, &out).await;
                     // The engine gave up on a central that is still connected: let it go, so it
                     // learns at once and the advertisement comes back.
-                    if matches!(reason, LinkExit::EngineClosed | LinkExit::Failed) {
+                    if matches!(
+                        reason,
+                        LinkExit::EngineClosed | LinkExit::Failed | LinkExit::Unsubscribed
+                    ) {
                         let _ = gatt.disconnect(link);
                     }
                     let _ = out.send(LinkOutput::Closed { link, reason }).await;
@@ -244,6 +253,7 @@ pub async fn drive_link<E: LinkEngine>(
     // Segments wait in the engine until C2 is subscribed: BlueZ has nowhere to send them.
     let mut subscribed = false;
     let mut commands_open = true;
+    let mut unsubscribed = false;
     let mut exit: Option<LinkExit> = None;
     loop {
         // D: drain outputs after every input.
@@ -269,8 +279,12 @@ pub async fn drive_link<E: LinkEngine>(
             return reason;
         }
         if engine.is_closed() {
-            debug!("engine closed");
-            return LinkExit::EngineClosed;
+            debug!(unsubscribed, "engine closed");
+            return if unsubscribed {
+                LinkExit::Unsubscribed
+            } else {
+                LinkExit::EngineClosed
+            };
         }
         let deadline = engine.poll_timeout();
         if let Some(d) = deadline {
@@ -296,6 +310,7 @@ pub async fn drive_link<E: LinkEngine>(
                     }
                     Some(LinkEvent::Unsubscribed { .. }) => {
                         subscribed = false;
+                        unsubscribed = true;
                         in_flight = false;
                         engine.handle_unsubscribed(now);
                     }
@@ -309,7 +324,7 @@ pub async fn drive_link<E: LinkEngine>(
                         exit = Some(LinkExit::Failed);
                     }
                     Some(LinkEvent::Disconnected { .. }) => {
-                        engine.handle_unsubscribed(now);
+                        engine.handle_disconnected(now);
                         exit = Some(LinkExit::Disconnected);
                     }
                 }

@@ -9,9 +9,11 @@
 //!
 //! Start with [`BlePeripheral::start`], open the commissioning window with
 //! [`BlePeripheral::open_window`], then hand the [`LinkEvent`] receiver to
-//! [`link::LinkRouter::run`] with a factory for the per-link engine ([`link::LinkEngine`]).
+//! [`link::LinkRouter::run`] with a factory for the per-link engine ([`link::LinkEngine`]); the
+//! BTP engine is one already: [`btp_link::BtpLink`].
 
 pub mod advertisement;
+pub mod btp_link;
 pub mod error;
 pub mod gatt;
 pub mod link;
@@ -23,7 +25,10 @@ use bluer::{Adapter, Address, Session};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-pub use advertisement::{Advertiser, AdvertisingPhase, CommissionableAdvertisement};
+pub use advertisement::{
+    Advertiser, AdvertiserStatus, AdvertisingPhase, CommissionableAdvertisement,
+};
+pub use btp_link::{BtpLink, BtpLinkCommand, BtpLinkEvent};
 pub use error::BleError;
 pub use gatt::{GattConfig, GattHandle, GattServer};
 pub use link::{LinkClock, LinkEngine, LinkOutput, LinkRouter};

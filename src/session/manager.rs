@@ -361,6 +361,31 @@ impl<A: PeerAddress, C> SessionManager<A, C> {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<Outgoing<A>, SessionError> {
+        self.encode_inner(now, session, payload_header, payload, out, false)
+    }
+
+    /// [`encode`](Self::encode) that also works on a closed session not yet finished: for the
+    /// acknowledgements the exchange layer flushes before CloseSession.
+    pub(crate) fn encode_while_closing(
+        &mut self,
+        now: Instant,
+        session: SessionRef,
+        payload_header: &PayloadHeader,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Outgoing<A>, SessionError> {
+        self.encode_inner(now, session, payload_header, payload, out, true)
+    }
+
+    fn encode_inner(
+        &mut self,
+        now: Instant,
+        session: SessionRef,
+        payload_header: &PayloadHeader,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        closing: bool,
+    ) -> Result<Outgoing<A>, SessionError> {
         match self.slots.get_mut(&session) {
             None => Err(SessionError::StaleHandle),
             Some(Slot::Unsecured { peer, session }) => {
@@ -382,7 +407,11 @@ impl<A: PeerAddress, C> SessionManager<A, C> {
                 close_reason,
                 ..
             }) => {
-                let counter = session.encode_next(now, payload_header, payload, out)?;
+                let counter = if closing {
+                    session.encode_next_while_closing(now, payload_header, payload, out)?
+                } else {
+                    session.encode_next(now, payload_header, payload, out)?
+                };
                 if session.counters_remaining() <= 1 {
                     debug!(session = %session.name(), "message counter exhausted: closing");
                     *close_reason = CloseReason::CounterExhausted;

@@ -120,4 +120,4 @@ pub enum SessionError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -241,6 +241,21 @@ impl<C> SecureSession<C> {
         self.encode_with_counter(now, payload_header, payload, out)
     }
 
+    /// As [`encode_next`](Self::encode_next) but also on a closed session that has not been
+    /// dropped yet: acknowledgements owed on it go out before CloseSession.
+    pub(crate) fn encode_next_while_closing(
+        &mut self,
+        now: Instant,
+        payload_header: &PayloadHeader,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<u32, SessionError> {
+        if self.tx_counter.remaining() <= 1 {
+            return Err(SessionError::CounterExhausted);
+        }
+        self.encode_with_counter(now, payload_header, payload, out)
+    }
+
     /// Decrypts and authenticates `packet` without touching any state.
     ///
     /// # Errors
