@@ -1,6 +1,6 @@
 //! What the binary prints: the pairing codes (checked against the CHIP SDK's well-known values and
-//! against our own decoder), generated values, the QR drawing, `--help`, and the main job's status
-//! while the runtime is missing.
+//! against our own decoder), generated values, the QR drawing, `--help`, and the main job serving
+//! UDP until SIGTERM.
 
 use std::process::{Command, Output};
 
