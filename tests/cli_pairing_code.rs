@@ -1,6 +1,6 @@
 //! What the binary prints: the pairing codes (checked against the CHIP SDK's well-known values and
-//! against our own decoder), generated values, the QR drawing, `--help`, and the main job's status
-//! while the runtime is missing.
+//! against our own decoder), generated values, the QR drawing, `--help`, and the main job serving
+//! UDP until SIGTERM.
 
 use std::process::{Command, Output};
 
@@ -74,6 +74,23 @@ fn well_known_chip_codes() {
         "32769",
     ]);
     assert_eq!(again, out);
+}
+
+#[test]
+fn passcode_from_a_file() {
+    let path = std::env::temp_dir().join(format!("matter-ble-passcode-{}", std::process::id()));
+    std::fs::write(&path, "20202021\n").unwrap_or_else(|e| panic!("{e}"));
+    let path_text = path.to_string_lossy().into_owned();
+    let out = stdout_of(&[
+        "pairing-code",
+        "--passcode-file",
+        &path_text,
+        "--discriminator",
+        "3840",
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(field(&out, "QR code:"), "MT:-24J042C00KA0648G00");
+    assert_eq!(field(&out, "Passcode:"), "20202021");
 }
 
 #[test]

@@ -169,6 +169,29 @@ fn timeouts_transports_adapters_names() {
 }
 
 #[test]
+fn passcode_files() {
+    let dir = std::env::temp_dir().join(format!("matter-ble-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let trivial = dir.join("trivial");
+    std::fs::write(&trivial, "87654321\n").unwrap_or_else(|e| panic!("{e}"));
+    let trivial = trivial.to_string_lossy().into_owned();
+    rejects(
+        &["--passcode-file", &trivial],
+        "is not allowed: Matter forbids",
+    );
+    let absent = dir.join("absent").to_string_lossy().into_owned();
+    rejects(&["--passcode-file", &absent], "passcode file");
+    let good = dir.join("good");
+    std::fs::write(&good, "20202021").unwrap_or_else(|e| panic!("{e}"));
+    let good = good.to_string_lossy().into_owned();
+    rejects(
+        &["--passcode-file", &good, "--passcode", "20202021"],
+        "cannot be used with",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_main_job_refuses_bad_values_too() {
     let out = run(&["--passcode", "12345678"]);
     assert_eq!(out.status.code(), Some(2));
