@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::pase::{PaseVerifier, VerifierError};
 use crate::rng::Rng;
 use crate::setup_payload::{
     DiscoveryCapabilities, Discriminator, Passcode, SetupPayload, SetupPayloadError,
@@ -74,15 +75,12 @@ pub enum ConfigError {
          followed by L as an uncompressed P-256 point (65 bytes, starting with 04)"
     )]
     VerifierLength(usize),
-    /// w0 is zero or not below the P-256 group order.
-    #[error("the verifier's w0 (its first 32 bytes) is not a valid P-256 scalar (0 < w0 < n)")]
-    VerifierScalar,
-    /// L is not an uncompressed point on P-256.
+    /// w0 is not a non-zero scalar below the group order, or L not a point on P-256.
     #[error(
-        "the verifier's L (bytes 33..97) is not an uncompressed P-256 point (04 || x || y on the \
-         curve)"
+        "the verifier is not valid: w0 (its first 32 bytes) must be a non-zero P-256 scalar below \
+         the group order and L (the other 65) an uncompressed point on the curve (04 || x || y)"
     )]
-    VerifierPoint,
+    VerifierInvalid,
     /// A verifier without the PBKDF2 parameters it was computed with.
     #[error(
         "--verifier needs --salt and --iterations: the commissioner derives the same w0 and L \
@@ -311,8 +309,8 @@ impl fmt::Debug for Salt {
 }
 
 /// A SPAKE2+ verifier (w0, L) computed elsewhere from the passcode, salt and iterations
-/// (Matter 1.3 §3.10 "Password-Authenticated Key Exchange"). Validated: w0 is a non-zero scalar
-/// below the group order and L a point on P-256. Wiped on drop; `Debug` does not show it.
+/// (Matter 1.3 §3.10 "Password-Authenticated Key Exchange"), validated by the PASE layer's decoder
+/// ([`crate::pase::spake2p::Verifier::from_bytes`]). Wiped on drop; `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct Verifier {
     w0: [u8; 32],
@@ -323,28 +321,22 @@ impl Verifier {
     /// Parses and validates `w0 || L` (97 bytes).
     ///
     /// # Errors
-    /// [`ConfigError::VerifierLength`], [`ConfigError::VerifierScalar`],
-    /// [`ConfigError::VerifierPoint`].
+    /// [`ConfigError::VerifierLength`], [`ConfigError::VerifierInvalid`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let (w0, l) = bytes
-            .split_first_chunk::<32>()
-            .filter(|_| bytes.len() == VERIFIER_LEN)
-            .ok_or(ConfigError::VerifierLength(bytes.len()))?;
-        let l: [u8; 65] = l
-            .try_into()
-            .map_err(|_| ConfigError::VerifierLength(bytes.len()))?;
-        use p256::elliptic_curve::ff::{Field, PrimeField};
-        let scalar = Option::<p256::Scalar>::from(p256::Scalar::from_repr((*w0).into()));
-        match scalar {
-            Some(s) if !bool::from(s.is_zero()) => {}
-            _ => return Err(ConfigError::VerifierScalar),
+        let length_error = || ConfigError::VerifierLength(bytes.len());
+        if bytes.len() != VERIFIER_LEN {
+            return Err(length_error());
         }
-        // from_sec1_bytes checks the point is on the curve and not the identity; the tag byte
-        // check keeps to the uncompressed form the verifier format fixes.
-        if l[0] != 0x04 || p256::PublicKey::from_sec1_bytes(&l).is_err() {
-            return Err(ConfigError::VerifierPoint);
-        }
-        Ok(Self { w0: *w0, l })
+        // The PASE layer's own decoder decides what a usable verifier is, so the flag accepts
+        // exactly what the responder will.
+        crate::pase::spake2p::Verifier::from_bytes(bytes)
+            .map_err(|_| ConfigError::VerifierInvalid)?;
+        let (w0, l) = bytes.split_at(32);
+        // The length was checked, so both conversions succeed.
+        Ok(Self {
+            w0: w0.try_into().map_err(|_| length_error())?,
+            l: l.try_into().map_err(|_| length_error())?,
+        })
     }
 
     /// w0 as a big-endian scalar.
@@ -482,6 +474,25 @@ impl Config {
         match &self.credentials {
             Credentials::Passcode(p) => Some(p),
             Credentials::Verifier(_) => None,
+        }
+    }
+
+    /// The PASE responder's verifier with its PBKDF2 parameters: derived from the passcode (runs
+    /// PBKDF2, the slow step: call it once per commissioning window) or taken from `--verifier`.
+    ///
+    /// # Errors
+    /// A [`VerifierError`] only if the PASE layer's checks are stricter than this module's (the
+    /// values were validated when the configuration was built).
+    pub fn pase_verifier(&self) -> Result<PaseVerifier, VerifierError> {
+        let (iterations, salt) = (self.pbkdf.iterations, self.pbkdf.salt.as_bytes());
+        match &self.credentials {
+            Credentials::Passcode(p) => PaseVerifier::from_passcode(p.value(), salt, iterations),
+            Credentials::Verifier(v) => {
+                let mut bytes = Zeroizing::new([0u8; VERIFIER_LEN]);
+                bytes[..32].copy_from_slice(v.w0());
+                bytes[32..].copy_from_slice(v.l());
+                PaseVerifier::from_serialized(&*bytes, salt, iterations)
+            }
         }
     }
 
@@ -723,16 +734,15 @@ mod tests {
         Config::from_args(cli.args, &mut TestRng::new(3)).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// A well-formed verifier: w0 = 0x12345678, L = 0x9abcdef0 * G. Only its form matters here
-    /// (the PASE tests check real derivations against published vectors).
+    /// The verifier of passcode 20202021 with salt "SPAKE2P Key Salt" and 1000 iterations (the
+    /// CHIP SDK's test parameters), derived by the PASE layer.
     fn verifier_hex() -> String {
-        use p256::elliptic_curve::{ff::PrimeField, sec1::ToSec1Point};
-        let w0 = p256::Scalar::from(0x1234_5678u64).to_repr();
-        let l = (p256::ProjectivePoint::GENERATOR * p256::Scalar::from(0x9abc_def0u64))
-            .to_affine()
-            .to_uncompressed_point();
-        hex(&w0) + &hex(&l)
+        let v =
+            PaseVerifier::from_passcode(20_202_021, SALT, 1000).unwrap_or_else(|e| panic!("{e}"));
+        hex(&*v.spake2p().to_bytes())
     }
+
+    const SALT: &[u8] = b"SPAKE2P Key Salt";
 
     #[test]
     fn numbers_in_decimal_and_hex() {
@@ -835,8 +845,7 @@ mod tests {
     fn verifier_checks() {
         let v = parse_verifier(&verifier_hex()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v.l()[0], 0x04);
-        assert_eq!(v.w0()[28..], [0x12, 0x34, 0x56, 0x78]);
-        assert!(!format!("{v:?}").contains("12345678"));
+        assert!(!format!("{v:?}").contains(&hex(&v.w0()[..4])));
         let bytes = parse_hex(&verifier_hex()).unwrap_or_default();
         assert_eq!(
             Verifier::from_bytes(&bytes[..96]),
@@ -848,29 +857,44 @@ mod tests {
             Verifier::from_bytes(&longer),
             Err(ConfigError::VerifierLength(98))
         );
-        // w0 = 0 and w0 >= n are not usable scalars.
+        let mut bad = Vec::new();
+        // w0 = 0; w0 >= n; L off the curve; L in compressed form.
         let mut zero = bytes.clone();
         zero[..32].fill(0);
-        assert_eq!(
-            Verifier::from_bytes(&zero),
-            Err(ConfigError::VerifierScalar)
-        );
+        bad.push(zero);
         let mut all_ones = bytes.clone();
         all_ones[..32].fill(0xFF);
-        assert_eq!(
-            Verifier::from_bytes(&all_ones),
-            Err(ConfigError::VerifierScalar)
-        );
-        // L off the curve, and L compressed.
+        bad.push(all_ones);
         let mut off_curve = bytes.clone();
         off_curve[96] ^= 1;
-        assert_eq!(
-            Verifier::from_bytes(&off_curve),
-            Err(ConfigError::VerifierPoint)
-        );
+        bad.push(off_curve);
         let mut tag = bytes.clone();
         tag[32] = 0x02;
-        assert_eq!(Verifier::from_bytes(&tag), Err(ConfigError::VerifierPoint));
+        bad.push(tag);
+        for b in bad {
+            assert_eq!(Verifier::from_bytes(&b), Err(ConfigError::VerifierInvalid));
+        }
+    }
+
+    #[test]
+    fn pase_verifier_from_either_credential_agrees() {
+        let salt = hex(SALT);
+        let from_passcode = config(&["--passcode", "20202021", "--salt", &salt]);
+        let a = from_passcode
+            .pase_verifier()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let vhex = verifier_hex();
+        let from_verifier = config(&["--verifier", &vhex, "--salt", &salt, "--iterations", "1000"]);
+        let b = from_verifier
+            .pase_verifier()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(*a.spake2p().to_bytes(), *b.spake2p().to_bytes());
+        assert_eq!((a.iterations(), a.salt()), (1000, SALT));
+        assert_eq!((b.iterations(), b.salt()), (1000, SALT));
+        // A different passcode gives a different verifier.
+        let other = config(&["--passcode", "20202022", "--salt", &salt]);
+        let c = other.pase_verifier().unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(*a.spake2p().to_bytes(), *c.spake2p().to_bytes());
     }
 
     #[test]
@@ -1083,5 +1107,31 @@ mod tests {
             assert!(help.contains(flag), "{flag} missing from --help");
         }
         Cli::command().debug_assert();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn u16_round_trips_in_decimal_and_hex(v in proptest::num::u16::ANY) {
+            proptest::prop_assert_eq!(parse_u16(&v.to_string()), Ok(v));
+            proptest::prop_assert_eq!(parse_u16(&format!("{v:#x}")), Ok(v));
+            proptest::prop_assert_eq!(parse_u16(&format!("0X{v:X}")), Ok(v));
+        }
+
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,24}") {
+            let _ = parse_number(&text, u64::MAX);
+            let _ = parse_passcode(&text);
+            let _ = parse_discriminator(&text);
+            let _ = parse_iterations(&text);
+            let _ = parse_hex(&text);
+            let _ = parse_duration(&text);
+            let _ = parse_adapter(&text);
+            let _ = parse_device_name(&text);
+        }
+
+        #[test]
+        fn hex_round_trips(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            proptest::prop_assert_eq!(parse_hex(&hex(&bytes)), Ok(bytes));
+        }
     }
 }

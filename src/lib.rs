@@ -14,7 +14,7 @@
 //! inputs are `handle_*(now, ..)` calls, commands are verbs (`send_sdu`, `close`), and outputs
 //! are drained after **every** input with `poll_transmit`, `poll_timeout` and `poll_event`.
 //! No core module reads a clock, opens a socket or spawns a task: time comes in as
-//! [`time::Instant`], randomness through [`crypto::Rng`]-style inputs.
+//! [`time::Instant`], randomness through [`rng::Rng`] inputs.
 
 #![forbid(unsafe_code)]
 
@@ -35,6 +35,7 @@ pub mod pase;
 pub mod session;
 
 // Composition of the engines (sans-IO).
+pub mod commissioner;
 pub mod node;
 
 // Configuration (flags, validation) shared by the binary and tests.

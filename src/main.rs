@@ -57,14 +57,24 @@ fn run_device(config: Config) -> ExitCode {
             ""
         }
     );
-    // The BLE/UDP runtime (src/runtime.rs) is not written yet. Once it exists this is
-    // `matter_ble::runtime::run(config)`, mapped to an exit status.
-    let _ = config;
-    eprintln!(
-        "error: the BLE/UDP runtime is not built yet: matter-ble can only print the pairing \
-         codes today (see README, section Status)"
-    );
-    ExitCode::FAILURE
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(matter_ble::runtime::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn transports(config: &Config) -> String {

@@ -1,1 +1,506 @@
-//! (placeholder: filled by its issue)
+//! The Matter node: the transport-independent composition of the sans-IO engines.
+//!
+//! ```text
+//!  datagram (UDP) / SDU (BTP)
+//!    -> exchange::ExchangeManager (sessions, counters, MRP acks and retransmissions)
+//!       -> secure channel on an unsecured session  -> pase::PaseResponder
+//!       -> Interaction Model on a secure session    -> im::ImExchange over im::DataModel
+//! ```
+//! [`Node`] owns the routing between them and nothing else: which engine gets a message, what
+//! happens to a PASE outcome (it becomes a secure session), and the events the shell needs
+//! (advertising stops when the commissioning window closes). Driven like every engine here:
+//! `handle_*` inputs and commands, then drain `poll_transmit`, `poll_timeout`, `poll_event`.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+
+use tracing::{debug, info_span, warn};
+use zeroize::Zeroizing;
+
+use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
+use crate::im::{self, clusters::DeviceInfo, DataModel, ImExchange};
+use crate::message::{ProtocolId, SecureChannelOpcode};
+use crate::pase::{
+    PaseError, PaseEvent, PaseResponder, PaseVerifier, ResponderConfig, WindowCloseReason,
+};
+use crate::rng::Rng;
+use crate::session::{CloseReason, PaseHandover, PeerAddress, SessionManagerEvent, SessionRef};
+use crate::time::{Duration, Instant};
+
+/// A BLE link as the core knows it: a number the shell assigns to each connected central.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BleLinkId(pub u64);
+
+/// Where a peer is: a UDP address, or a BTP link (one per BLE central).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeerAddr {
+    /// A UDP peer (MRP runs on its sessions).
+    Udp(SocketAddr),
+    /// A BLE central, over BTP (reliable: MRP is off, Matter 1.3 §4.12.1).
+    Ble(BleLinkId),
+}
+
+impl PeerAddress for PeerAddr {
+    fn is_reliable_transport(&self) -> bool {
+        matches!(self, Self::Ble(_))
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Udp(a) => write!(f, "udp:{a}"),
+            Self::Ble(l) => write!(f, "ble:{}", l.0),
+        }
+    }
+}
+
+/// The node's settings.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Basic Information values.
+    pub device_info: DeviceInfo,
+    /// Session and exchange table sizes, protocols accepted unsolicited.
+    pub exchanges: ExchangeConfig,
+    /// PASE responder settings (handshake timeout, failure limit, our session parameters).
+    pub pase: ResponderConfig,
+    /// Largest IM payload in one message; larger reports are chunked. 1024 bytes keeps a
+    /// message with its headers and MIC inside the 1280-byte IPv6 minimum MTU (Matter 1.3
+    /// §4.4.4) and is what the CHIP SDK's BTP default SDU size takes too.
+    pub im_max_payload: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            device_info: DeviceInfo::default(),
+            exchanges: ExchangeConfig::default(),
+            pase: ResponderConfig::default(),
+            im_max_payload: ImExchange::DEFAULT_MAX_PAYLOAD,
+        }
+    }
+}
+
+/// A datagram (UDP) or SDU (BTP) to send, from [`Node::poll_transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Transmit {
+    /// Where to.
+    pub dest: PeerAddr,
+    /// How many bytes were appended to the caller's buffer.
+    pub len: usize,
+}
+
+/// What the shell (and the user) must know about.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// A commissioner's PBKDFParamRequest was accepted.
+    PaseStarted {
+        /// The commissioner.
+        peer: PeerAddr,
+    },
+    /// PASE succeeded: a secure session to the commissioner exists.
+    PaseEstablished {
+        /// The new session.
+        session: SessionRef,
+        /// The commissioner.
+        peer: PeerAddr,
+    },
+    /// A PASE attempt failed (wrong passcode, bad message, timeout, link lost).
+    PaseFailed {
+        /// The commissioner, when known.
+        peer: Option<PeerAddr>,
+        /// Why.
+        error: PaseError,
+        /// Failed attempts in this commissioning window so far.
+        failed_attempts: u32,
+    },
+    /// The commissioning window closed: stop advertising.
+    CommissioningWindowClosed {
+        /// Why.
+        reason: WindowCloseReason,
+    },
+    /// A secure session ended.
+    SessionClosed {
+        /// The session.
+        session: SessionRef,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// The handshake in progress, as the node tracks it around the responder.
+#[derive(Debug, Clone, Copy)]
+struct Handshake {
+    exchange: ExchangeRef,
+    peer: Option<PeerAddr>,
+    reserved_id: Option<u16>,
+}
+
+/// The Matter node. See the module docs.
+pub struct Node<R: Rng> {
+    exchanges: ExchangeManager<PeerAddr, (), R>,
+    rng: R,
+    pase: PaseResponder<ExchangeRef>,
+    handshake: Option<Handshake>,
+    pase_session: Option<SessionRef>,
+    model: DataModel,
+    im: HashMap<ExchangeRef, ImExchange>,
+    im_max_payload: usize,
+    secure_sessions: BTreeSet<SessionRef>,
+    events: VecDeque<NodeEvent>,
+}
+
+impl<R: Rng> fmt::Debug for Node<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("window_open", &self.pase.is_window_open())
+            .field("secure_sessions", &self.secure_sessions.len())
+            .field("im_exchanges", &self.im.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Rng> Node<R> {
+    /// A node with its commissioning window closed. `exchange_rng` feeds the message layer
+    /// (exchange ids, counters, MRP jitter), `rng` the node's own needs (PASE randoms, data
+    /// versions); both must be cryptographically secure outside tests.
+    pub fn new(config: NodeConfig, exchange_rng: R, mut rng: R) -> Self {
+        let model = DataModel::root_node(config.device_info, rng.next_u32());
+        Self {
+            exchanges: ExchangeManager::new(config.exchanges, exchange_rng),
+            rng,
+            pase: PaseResponder::new(config.pase),
+            handshake: None,
+            pase_session: None,
+            model,
+            im: HashMap::new(),
+            im_max_payload: config.im_max_payload,
+            secure_sessions: BTreeSet::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ---- B: inputs ----
+
+    /// A datagram from a UDP peer, or a reassembled BTP SDU from a BLE link. Anything that
+    /// does not decode, authenticate or belong to a session is dropped (logged at debug).
+    pub fn handle_datagram(&mut self, now: Instant, peer: PeerAddr, datagram: &[u8]) {
+        let _span = info_span!("rx", %peer, len = datagram.len()).entered();
+        // The exchange layer logs why a datagram was dropped; nothing else is owed to the peer.
+        let _ = self.exchanges.handle_datagram(now, peer, datagram);
+        self.process(now);
+    }
+
+    /// The transport to `peer` is gone (BLE disconnect, BTP closed): its sessions, exchanges and
+    /// any PASE handshake on it end.
+    pub fn handle_link_closed(&mut self, now: Instant, peer: PeerAddr) {
+        debug!(%peer, "link closed");
+        if let Some(h) = self.handshake.filter(|h| h.peer == Some(peer)) {
+            self.pase.handle_exchange_closed(now, &h.exchange);
+        }
+        self.exchanges.handle_link_closed(now, &peer);
+        self.process(now);
+    }
+
+    /// Timers (MRP, PASE stall, commissioning window). Early calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.exchanges.handle_timeout(now);
+        self.pase.handle_timeout(now);
+        self.process(now);
+    }
+
+    // ---- C: commands ----
+
+    /// Opens the commissioning window with `verifier` for `timeout` (Matter 1.3 §5.4.2.3.1).
+    pub fn open_commissioning_window(
+        &mut self,
+        now: Instant,
+        verifier: PaseVerifier,
+        timeout: Duration,
+    ) {
+        self.pase.open_window(now, verifier, Some(timeout));
+        self.process(now);
+    }
+
+    /// Closes the commissioning window; an established PASE session is not affected.
+    pub fn close_commissioning_window(&mut self, now: Instant) {
+        self.pase.close_window(now);
+        self.process(now);
+    }
+
+    /// Graceful shutdown: closes the commissioning window and sends CloseSession on every
+    /// secure session (drain `poll_transmit` afterwards to get them out).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.pase.close_window(now);
+        let sessions: Vec<SessionRef> = self.secure_sessions.iter().copied().collect();
+        for s in sessions {
+            self.exchanges.close_session(now, s, Some(false));
+        }
+        self.process(now);
+    }
+
+    // ---- A: getters ----
+
+    /// Whether PASE is being accepted.
+    pub fn is_commissioning_window_open(&self) -> bool {
+        self.pase.is_window_open()
+    }
+
+    /// Live secure sessions.
+    pub fn secure_session_count(&self) -> usize {
+        self.secure_sessions.len()
+    }
+
+    /// The data model (endpoints and clusters).
+    pub fn data_model(&self) -> &DataModel {
+        &self.model
+    }
+
+    // ---- D: outputs ----
+
+    /// Appends the next datagram/SDU to `buf` and says where it goes.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.exchanges.poll_transmit(now, buf).map(|t| Transmit {
+            dest: t.dest,
+            len: t.len,
+        })
+    }
+
+    /// The earliest deadline of any engine.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.exchanges.poll_timeout(), self.pase.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<NodeEvent> {
+        self.events.pop_front()
+    }
+
+    // ---- routing ----
+
+    /// Moves outputs between the engines until none has anything left.
+    fn process(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(ev) = self.exchanges.poll_event() {
+                progressed = true;
+                self.on_exchange_event(now, ev);
+            }
+            while let Some(t) = self.pase.poll_transmit() {
+                progressed = true;
+                if let Err(e) = self
+                    .exchanges
+                    .send(now, t.exchange, t.opcode.value(), &t.payload)
+                {
+                    warn!(exchange = ?t.exchange, error = %e, "PASE message not sent");
+                }
+                if t.ends_exchange {
+                    self.exchanges.close_exchange(now, t.exchange);
+                }
+            }
+            while let Some(ev) = self.pase.poll_event() {
+                progressed = true;
+                self.on_pase_event(now, ev);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_exchange_event(&mut self, now: Instant, ev: ExchangeEvent) {
+        match ev {
+            ExchangeEvent::Incoming {
+                session,
+                exchange,
+                message,
+            } => {
+                let ph = message.payload_header;
+                let secure = self.exchanges.sessions().secure(session).is_some();
+                match (ph.protocol_id, secure) {
+                    (ProtocolId::SECURE_CHANNEL, false) => {
+                        self.on_unsecured_secure_channel(
+                            now,
+                            exchange,
+                            ph.opcode,
+                            &message.payload,
+                        );
+                    }
+                    (ProtocolId::INTERACTION_MODEL, true) => {
+                        self.on_interaction_model(now, exchange, ph.opcode, &message.payload);
+                    }
+                    (protocol, secure) => {
+                        // No handler: the exchange layer has acknowledged it (if asked) and the
+                        // exchange closes, as the CHIP SDK does for unsolicited messages it has no
+                        // handler for. CASE (Sigma1) lands here until it is implemented.
+                        warn!(
+                            ?protocol,
+                            opcode = ph.opcode,
+                            secure,
+                            "message without a handler dropped"
+                        );
+                        self.exchanges.close_exchange(now, exchange);
+                    }
+                }
+            }
+            ExchangeEvent::SendFailed { exchange, counter } => {
+                warn!(
+                    ?exchange,
+                    counter, "peer did not acknowledge: exchange closed"
+                );
+                self.exchanges.close_exchange(now, exchange);
+                self.im.remove(&exchange);
+                if self.handshake.is_some_and(|h| h.exchange == exchange) {
+                    self.pase.handle_exchange_closed(now, &exchange);
+                }
+            }
+            ExchangeEvent::Session(SessionManagerEvent::Closed {
+                session, reason, ..
+            }) => {
+                self.im.retain(|k, _| k.session != session);
+                if let Some(h) = self.handshake.filter(|h| h.exchange.session == session) {
+                    self.pase.handle_exchange_closed(now, &h.exchange);
+                }
+                if self.secure_sessions.remove(&session) {
+                    debug!(?session, ?reason, "secure session closed");
+                    if self.pase_session == Some(session) {
+                        self.pase_session = None;
+                        self.pase.handle_session_closed(now);
+                    }
+                    self.events
+                        .push_back(NodeEvent::SessionClosed { session, reason });
+                }
+            }
+            ExchangeEvent::Acked { .. } | ExchangeEvent::Session(_) => {}
+        }
+    }
+
+    fn on_unsecured_secure_channel(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        opcode: u8,
+        payload: &[u8],
+    ) {
+        let op = SecureChannelOpcode::from(opcode);
+        match op {
+            SecureChannelOpcode::PBKDF_PARAM_REQUEST
+            | SecureChannelOpcode::PASE_PAKE1
+            | SecureChannelOpcode::PASE_PAKE3
+            | SecureChannelOpcode::STATUS_REPORT => {
+                let sessions = self.exchanges.sessions_mut();
+                let mut alloc = || sessions.allocate_session_id().ok();
+                self.pase
+                    .handle_message(now, exchange, op, payload, &mut self.rng, &mut alloc);
+            }
+            other => {
+                warn!(opcode = ?other, "secure-channel message not supported here, dropped");
+                self.exchanges.close_exchange(now, exchange);
+            }
+        }
+    }
+
+    fn on_interaction_model(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        opcode: u8,
+        payload: &[u8],
+    ) {
+        let im = self
+            .im
+            .entry(exchange)
+            .or_insert_with(|| ImExchange::new(self.im_max_payload));
+        im.handle_message(now, &mut self.model, im::Opcode(opcode), payload);
+        while let Some(m) = im.poll_message() {
+            if let Err(e) = self.exchanges.send(now, exchange, m.opcode.0, &m.payload) {
+                warn!(?exchange, error = %e, "IM response not sent; exchange abandoned");
+                self.im.remove(&exchange);
+                self.exchanges.close_exchange(now, exchange);
+                return;
+            }
+        }
+        if im.is_done() {
+            self.im.remove(&exchange);
+            self.exchanges.close_exchange(now, exchange);
+        }
+    }
+
+    fn on_pase_event(&mut self, now: Instant, ev: PaseEvent<ExchangeRef>) {
+        match ev {
+            PaseEvent::HandshakeStarted { exchange } => {
+                let peer = self.exchanges.sessions().peer(exchange.session).copied();
+                self.handshake = Some(Handshake {
+                    exchange,
+                    peer,
+                    reserved_id: self.pase.reserved_session_id(),
+                });
+                if let Some(peer) = peer {
+                    self.events.push_back(NodeEvent::PaseStarted { peer });
+                }
+            }
+            PaseEvent::Established { exchange, session } => {
+                let handshake = self.handshake.take();
+                let Some(peer) = handshake
+                    .and_then(|h| h.peer)
+                    .or_else(|| self.exchanges.sessions().peer(exchange.session).copied())
+                else {
+                    warn!("PASE established on a session that is gone");
+                    self.exchanges
+                        .sessions_mut()
+                        .release_session_id(session.local_session_id());
+                    self.pase.handle_session_closed(now);
+                    return;
+                };
+                let handover = PaseHandover {
+                    local_session_id: session.local_session_id(),
+                    peer_session_id: session.peer_session_id(),
+                    ke: Zeroizing::new(*session.shared_secret().as_bytes()),
+                    is_initiator: false,
+                    peer_parameters: *session.peer_params(),
+                };
+                drop(session); // zeroizes our copy of Ke
+                match self.exchanges.add_pase_session(now, peer, handover, ()) {
+                    Ok(s) => {
+                        debug!(session = ?s, %peer, "PASE session established");
+                        self.secure_sessions.insert(s);
+                        self.pase_session = Some(s);
+                        self.events
+                            .push_back(NodeEvent::PaseEstablished { session: s, peer });
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "PASE succeeded but the session could not be created");
+                        self.pase.handle_session_closed(now);
+                    }
+                }
+            }
+            PaseEvent::HandshakeFailed {
+                exchange,
+                error,
+                failed_attempts,
+            } => {
+                let handshake = self.handshake.take().filter(|h| h.exchange == exchange);
+                if let Some(id) = handshake.and_then(|h| h.reserved_id) {
+                    self.exchanges.sessions_mut().release_session_id(id);
+                }
+                self.events.push_back(NodeEvent::PaseFailed {
+                    peer: handshake.and_then(|h| h.peer),
+                    error,
+                    failed_attempts,
+                });
+            }
+            PaseEvent::WindowClosed { reason } => {
+                self.events
+                    .push_back(NodeEvent::CommissioningWindowClosed { reason });
+            }
+        }
+    }
+}

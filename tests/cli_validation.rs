@@ -29,15 +29,14 @@ fn rejects(args: &[&str], message: &str) {
     assert!(out.stdout.is_empty(), "{args:?}: printed codes anyway");
 }
 
-/// A well-formed verifier (w0 = 7, L = 11·G) as hex.
+/// The verifier of passcode 20202021 with salt "SPAKE2P Key Salt" and 1000 iterations (the CHIP
+/// SDK's test parameters), as hex, derived by our PASE layer.
 fn verifier_hex() -> String {
-    use p256::elliptic_curve::{ff::PrimeField, sec1::ToSec1Point};
-    let w0 = p256::Scalar::from(7u64).to_repr();
-    let l = (p256::ProjectivePoint::GENERATOR * p256::Scalar::from(11u64))
-        .to_affine()
-        .to_uncompressed_point();
-    w0.iter()
-        .chain(l.iter())
+    let v = matter_ble::pase::PaseVerifier::from_passcode(20_202_021, b"SPAKE2P Key Salt", 1000)
+        .unwrap_or_else(|e| panic!("{e}"));
+    v.spake2p()
+        .to_bytes()
+        .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
@@ -112,7 +111,7 @@ fn verifiers() {
             "--iterations",
             "1000",
         ],
-        "not an uncompressed P-256 point",
+        "the verifier is not valid",
     );
     let zero_w0 = format!("{}{}", "0".repeat(64), &v[64..]);
     rejects(
@@ -124,7 +123,7 @@ fn verifiers() {
             "--iterations",
             "1000",
         ],
-        "not a valid P-256 scalar",
+        "the verifier is not valid",
     );
     // Combinations clap enforces.
     rejects(

@@ -822,3 +822,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The initiator fed arbitrary bytes under every opcode never panics, never establishes, and
+    /// ends the handshake after the first bad message.
+    #[test]
+    fn initiator_survives_garbage(op in 0u8..0x50, payload in proptest::collection::vec(any::<u8>(), 0..120)) {
+        let mut rng = TestRng::new(1);
+        let mut init = PaseInitiator::start(Instant::ZERO, InitiatorConfig::new(PASSCODE, 1), &mut rng);
+        let _ = init.poll_transmit();
+        init.handle_message(Instant::ZERO, Op(op), &payload, &mut rng);
+        match init.poll_event() {
+            Some(InitiatorEvent::Established(_)) => prop_assert!(false, "garbage established"),
+            Some(_) => prop_assert!(init.is_done()),
+            None => prop_assert!(!init.is_done()),
+        }
+    }
+}
+
+#[test]
+fn live_pase_session_keeps_new_requests_out_across_a_window_reopen() {
+    let mut dev = Device::new();
+    let mut a = initiator(&mut dev, PASSCODE, 0xf1);
+    pump(&mut dev, 1, &mut a, &mut TestRng::new(1));
+    established(dev.events());
+    assert!(dev.responder.is_session_active());
+    dev.responder.close_window(dev.now);
+    assert!(dev.responder.reopen_window(dev.now, Some(WINDOW)));
+    assert!(!dev.responder.is_listening());
+    let mut b = initiator(&mut dev, PASSCODE, 0xf2);
+    let (op, req) = b.poll_transmit().expect("request");
+    assert!(dev.deliver(2, op, &req).is_empty());
+    dev.responder.handle_session_closed(dev.now);
+    assert!(dev.responder.is_listening());
+    assert_eq!(dev.deliver(2, op, &req).len(), 1);
+}

@@ -153,7 +153,9 @@ impl BtpEngine {
         Self::new(Role::Central, config, att_mtu)
     }
 
-    fn new(role: Role, config: BtpConfig, gatt_mtu: Option<u16>) -> Self {
+    fn new(role: Role, mut config: BtpConfig, gatt_mtu: Option<u16>) -> Self {
+        // A window of 0 could never carry a segment; 1 is the least that works.
+        config.max_window = config.max_window.max(1);
         let max_sdu = config.max_sdu_size.min(usize::from(u16::MAX));
         Self {
             role,
@@ -478,7 +480,7 @@ impl BtpEngine {
             return Err(Violation::InvalidWindow { window: 0 }.into());
         }
         let fragment_size = super::wire::select_fragment_size(request.att_mtu, self.gatt_mtu);
-        let window = request.window.min(self.config.max_window.max(1));
+        let window = request.window.min(self.config.max_window);
         match request.versions.highest_in(BTP_VERSION, BTP_VERSION) {
             Some(version) => {
                 self.state = State::ExpectSubscription {
@@ -653,9 +655,11 @@ impl BtpEngine {
         }
         let ack_pending = link.rx.unacked() > 0;
         // Deviation from the CHIP SDK: the immediate ack waits for a data segment among the
-        // unacknowledged ones. With windows of 1 or 2, acking a lone standalone ack at once would
-        // make both sides trade acks without pause; with the CHIP SDK's window of 6 the two rules
-        // agree (a lone ack leaves 5 slots free).
+        // unacknowledged ones. With windows of 1 or 2 a lone standalone ack already leaves at most
+        // one free slot, so acking it at once makes both sides trade acks without pause for as long
+        // as the link lives; we let the 2.5 s timer answer it instead, at the price of up to 2.5 s
+        // of latency when the peer wants to send right after acking. For windows of 3 or more (the
+        // CHIP SDK negotiates 6) a lone ack leaves at least 2 slots and the two rules agree.
         let urgent =
             ack_pending && link.rx.unacked_data() && link.rx.remaining() <= IMMEDIATE_ACK_THRESHOLD;
         let ack_due = ack_pending && (self.ack_send_fired || urgent);

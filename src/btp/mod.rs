@@ -15,6 +15,19 @@
 //! The files split by concern: [`wire`] (frame codecs), `window` (8-bit sequence/ack/window math),
 //! `reassembly` (segmentation and reassembly), `timer` (deadlines), `engine` (the state machine).
 //!
+//! # Interop facts (checked against the CHIP SDK's `src/ble`, matter.js and rs-matter)
+//! - The CHIP central writes the request **before** subscribing to C2, says ATT MTU 0, offers
+//!   window 6 and only version 4. The peripheral keeps the request and answers once subscribed;
+//!   with MTU 0 it uses its GATT layer's MTU (fragment = min(MTU − 3, 244), or 20 if unknown).
+//! - The response is the peripheral's sequence number 0: its first data segment is 1, and the
+//!   central (whose own numbering starts at 0) acknowledges 0 on its first segment.
+//! - Version slots: slot 0 is the low nibble of the first version byte. matter.js decodes the
+//!   high nibble first and rs-matter masks slots with `0xff`; neither matters for a lone `04`.
+//! - The CHIP SDK accepts `E` without `C` on a last segment (we do too) but sends `C|E`; it
+//!   truncates over-long segments and trims excess SDU bytes, which we refuse as violations.
+//! - Pre-1.0 CHIP SDKs used the handshake magic `6E 6C` ("nl") and a 128-byte maximum fragment; we
+//!   speak only the Matter 1.0+ form (`65 6C`, 244).
+//!
 //! # Driving contract
 //! See [`BtpEngine`]: feed GATT events with `handle_*`, queue SDUs with
 //! [`send_sdu`](BtpEngine::send_sdu), then drain [`poll_transmit`](BtpEngine::poll_transmit),

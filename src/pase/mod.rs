@@ -9,6 +9,21 @@
 //! A handshake that completes yields an [`Established`] outcome holding the shared secret `Ke`,
 //! which only exists after the peer's key confirmation was checked (see
 //! [`spake2p::KeyConfirmed`]).
+//!
+//! How the node drives the responder (`K` is whatever names an exchange, e.g. peer + exchange id):
+//! ```text
+//! at start:  responder.open_window(now, PaseVerifier::from_passcode(..)?, Some(timeout))
+//! on an unsecured secure-channel message (opcode 0x20..=0x24 or 0x40):
+//!            responder.handle_message(now, key, opcode, payload, rng, &mut alloc_session_id)
+//! on a timer: responder.handle_timeout(now)      (deadline: responder.poll_timeout())
+//! on a link/exchange loss: responder.handle_exchange_closed(now, &key)
+//! when the PASE session dies without commissioning: responder.handle_session_closed(now)
+//! on commissioning complete: responder.close_window(now)
+//! then drain: poll_transmit() -> PaseTransmit { exchange, opcode, payload, ends_exchange }
+//!             poll_event()    -> Established { session } => SecureSession from session.into_keys()
+//!                                HandshakeFailed / WindowClosed => stop advertising, drop BLE link
+//! advertise commissionable only while responder.is_listening()
+//! ```
 
 use thiserror::Error;
 

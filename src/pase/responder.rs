@@ -180,6 +180,9 @@ pub struct PaseResponder<K> {
     verifier: Option<PaseVerifier>,
     window: Window<K>,
     failed_attempts: u32,
+    /// A PASE session we established is alive: no new PASE until it ends (Matter 1.3 §5.5). Kept
+    /// apart from the window, which may close and reopen while the session lives.
+    session_active: bool,
     transmits: VecDeque<PaseTransmit<K>>,
     events: VecDeque<PaseEvent<K>>,
     stats: ResponderStats,
@@ -200,8 +203,6 @@ enum Phase<K> {
     Listening,
     /// One handshake in progress.
     Handshake(Box<Handshake<K>>),
-    /// A PASE session from this window is alive: no new PASE until it ends.
-    SessionActive,
 }
 
 #[derive(Debug)]
@@ -250,6 +251,7 @@ impl<K: Clone + Eq + core::fmt::Debug> PaseResponder<K> {
             verifier: None,
             window: Window::Closed,
             failed_attempts: 0,
+            session_active: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: ResponderStats::default(),
@@ -284,6 +286,13 @@ impl<K: Clone + Eq + core::fmt::Debug> PaseResponder<K> {
             return;
         };
         match phase {
+            Phase::Listening if self.session_active => {
+                self.stats.ignored_busy += 1;
+                warn!(
+                    opcode = ?msg_opcode,
+                    "PASE session already established, ignoring new request"
+                );
+            }
             Phase::Listening if msg_opcode == Op::PBKDF_PARAM_REQUEST => {
                 self.start_handshake(now, exchange, payload, rng, session_ids);
             }
@@ -292,13 +301,6 @@ impl<K: Clone + Eq + core::fmt::Debug> PaseResponder<K> {
                 debug!(
                     opcode = ?msg_opcode,
                     "no PASE handshake in progress, ignoring"
-                );
-            }
-            Phase::SessionActive => {
-                self.stats.ignored_busy += 1;
-                warn!(
-                    opcode = ?msg_opcode,
-                    "PASE session already established, ignoring new request"
                 );
             }
             Phase::Handshake(h) if h.exchange != exchange => {
@@ -363,11 +365,9 @@ impl<K: Clone + Eq + core::fmt::Debug> PaseResponder<K> {
     /// without commissioning completing: listen for PASE again if the window is still open.
     pub fn handle_session_closed(&mut self, now: Instant) {
         self.handle_timeout(now);
-        if let Window::Open { phase, .. } = &mut self.window {
-            if matches!(phase, Phase::SessionActive) {
-                debug!("PASE session ended, listening for PASE again");
-                *phase = Phase::Listening;
-            }
+        if self.session_active {
+            debug!("PASE session ended, listening for PASE again if the window is open");
+            self.session_active = false;
         }
     }
 
@@ -451,13 +451,20 @@ impl<K: Clone + Eq + core::fmt::Debug> PaseResponder<K> {
 
     /// True while a new PBKDFParamRequest would be answered: advertise commissionable only then.
     pub fn is_listening(&self) -> bool {
-        matches!(
-            self.window,
-            Window::Open {
-                phase: Phase::Listening,
-                ..
-            }
-        )
+        !self.session_active
+            && matches!(
+                self.window,
+                Window::Open {
+                    phase: Phase::Listening,
+                    ..
+                }
+            )
+    }
+
+    /// True while a PASE session established by this responder is alive (until
+    /// [`PaseResponder::handle_session_closed`]).
+    pub fn is_session_active(&self) -> bool {
+        self.session_active
     }
 
     /// True while a handshake is in progress.
@@ -635,9 +642,7 @@ impl<K: Clone + Eq + core::fmt::Debug> PaseResponder<K> {
                     exchange: h.exchange,
                     session,
                 });
-                if let Window::Open { phase, .. } = &mut self.window {
-                    *phase = Phase::SessionActive;
-                }
+                self.session_active = true;
             }
         }
     }

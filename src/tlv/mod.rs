@@ -65,7 +65,7 @@ pub use writer::{Checkpoint, TlvWriter};
 
 /// The nesting depth a reader accepts by default: containers inside containers, counting the
 /// outermost as 1. Interaction Model reports nest about 7 deep before the attribute data itself.
-pub const DEFAULT_MAX_DEPTH: usize = 32;
+pub const DEFAULT_MAX_DEPTH: u8 = 32;
 
 /// A TLV tag (Matter 1.3 §A.2, "Tags"; control bits in §A.7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -175,7 +175,7 @@ pub enum TlvError {
     #[error("TLV nested deeper than {max}")]
     TooDeep {
         /// The limit.
-        max: usize,
+        max: u8,
     },
     /// A length that does not fit this machine's address space.
     #[error("TLV length {0} too large")]
@@ -192,12 +192,18 @@ pub enum TlvError {
         found: ElementType,
     },
     /// An integer that does not fit the type asked for.
-    #[error("TLV integer {value} out of range for {target}")]
+    #[error("TLV integer out of range for {target}")]
     IntegerOutOfRange {
-        /// The value on the wire.
-        value: i128,
         /// The Rust type asked for.
         target: &'static str,
+    },
+    /// An octet string of another length than the fixed-size array asked for.
+    #[error("TLV octet string of {found} bytes where {expected} are required")]
+    WrongLength {
+        /// The length required.
+        expected: usize,
+        /// The length on the wire.
+        found: usize,
     },
     /// A required structure member is absent.
     #[error("missing field {tag}")]

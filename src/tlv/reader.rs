@@ -23,7 +23,7 @@ impl<'a> TlvReader<'a> {
     }
 
     /// A reader over `bytes` that rejects containers nested deeper than `max_depth`.
-    pub fn with_max_depth(bytes: &'a [u8], max_depth: usize) -> Self {
+    pub fn with_max_depth(bytes: &'a [u8], max_depth: u8) -> Self {
         Self {
             members: Members {
                 rest: bytes,
@@ -145,8 +145,8 @@ impl<'a> Value<'a> {
 pub struct Container<'a> {
     kind: ElementType,
     body: &'a [u8],
-    depth: usize,
-    max_depth: usize,
+    depth: u8,
+    max_depth: u8,
 }
 
 impl<'a> Container<'a> {
@@ -180,11 +180,20 @@ impl<'a> Container<'a> {
     /// # Errors
     /// A malformed member met before it.
     pub fn find(&self, tag: u8) -> Result<Option<Element<'a>>, TlvError> {
-        for m in self.iter() {
-            let m = m?;
-            if m.tag == Tag::Context(tag) {
-                return Ok(Some(m));
+        // Members that do not match are measured, not decoded.
+        let buf = self.body;
+        let mut pos = 0;
+        while let Some(&ctl) = buf.get(pos) {
+            if ctl >> 5 == tagctl::CONTEXT && buf.get(pos + 1) == Some(&tag) {
+                let mut m = Members {
+                    rest: buf.get(pos..).unwrap_or_default(),
+                    depth: self.depth,
+                    max_depth: self.max_depth,
+                    failed: false,
+                };
+                return m.next().transpose();
             }
+            pos = skip_element(buf, pos, self.depth, self.max_depth)?;
         }
         Ok(None)
     }
@@ -337,8 +346,8 @@ member_helpers! {
 pub struct Members<'a> {
     rest: &'a [u8],
     /// Depth of the container being iterated (0 at top level).
-    depth: usize,
-    max_depth: usize,
+    depth: u8,
+    max_depth: u8,
     failed: bool,
 }
 
@@ -359,13 +368,13 @@ impl<'a> Iterator for Members<'a> {
 
 impl<'a> Members<'a> {
     fn read_one(&mut self) -> Result<Element<'a>, TlvError> {
-        match parse_head(&mut self.rest, true)? {
+        match parse_head(&mut self.rest)? {
             // A container body never holds its own end marker (the scan stops before it), so an end
             // here is one outside any container.
             Head::End => Err(TlvError::InvalidEndOfContainer),
             Head::Scalar(tag, value) => Ok(Element { tag, value }),
             Head::Start(tag, kind) => {
-                let depth = self.depth + 1;
+                let depth = self.depth.saturating_add(1);
                 if depth > self.max_depth {
                     return Err(TlvError::TooDeep {
                         max: self.max_depth,
@@ -406,7 +415,6 @@ macro_rules! from_tlv_int {
                     // Signed and unsigned are distinct types on the wire; like the CHIP SDK's
                     // reader we do not convert between them.
                     Value::$variant(x) => <$t>::try_from(x).map_err(|_| TlvError::IntegerOutOfRange {
-                        value: i128::from(x),
                         target: stringify!($t),
                     }),
                     other => Err(wrong(ElementType::$et, &other)),
@@ -469,9 +477,9 @@ impl<'a> FromTlv<'a> for &'a [u8] {
 impl<'a, const N: usize> FromTlv<'a> for [u8; N] {
     fn from_value(v: Value<'a>) -> Result<Self, TlvError> {
         let s = <&[u8]>::from_value(v)?;
-        <[u8; N]>::try_from(s).map_err(|_| TlvError::IntegerOutOfRange {
-            value: i128::try_from(s.len()).unwrap_or(i128::MAX),
-            target: "fixed-length octet string",
+        <[u8; N]>::try_from(s).map_err(|_| TlvError::WrongLength {
+            expected: N,
+            found: s.len(),
         })
     }
 }
@@ -524,14 +532,22 @@ fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], TlvError> {
 /// Reads an `n`-byte little-endian unsigned integer, n in {1, 2, 4, 8}.
 fn le(rest: &mut &[u8], n: usize) -> Result<u64, TlvError> {
     let b = take(rest, n)?;
-    Ok(b.iter()
-        .rev()
-        .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    Ok(match *b {
+        [x] => u64::from(x),
+        [x, y] => u64::from(u16::from_le_bytes([x, y])),
+        [x, y, z, w] => u64::from(u32::from_le_bytes([x, y, z, w])),
+        _ => {
+            let mut a = [0u8; 8];
+            for (d, s) in a.iter_mut().zip(b) {
+                *d = *s;
+            }
+            u64::from_le_bytes(a)
+        }
+    })
 }
 
-/// Parses one element head and, for scalars, its value. With `check_utf8` false, UTF-8 strings
-/// come back as octets (the container scan discards them).
-fn parse_head<'a>(rest: &mut &'a [u8], check_utf8: bool) -> Result<Head<'a>, TlvError> {
+/// Parses one element head and, for scalars, its value.
+fn parse_head<'a>(rest: &mut &'a [u8]) -> Result<Head<'a>, TlvError> {
     let ctl = le(rest, 1)? as u8;
     let tag_ctl = ctl >> 5;
     let et = ctl & 0x1F;
@@ -581,7 +597,7 @@ fn parse_head<'a>(rest: &mut &'a [u8], check_utf8: bool) -> Result<Head<'a>, Tlv
             let len = le(rest, width)?;
             let len = usize::try_from(len).map_err(|_| TlvError::LengthTooLarge(len))?;
             let data = take(rest, len)?;
-            if et >= etype::OCTETS_1 || !check_utf8 {
+            if et >= etype::OCTETS_1 {
                 Value::Octets(data)
             } else {
                 Value::Utf8(core::str::from_utf8(data).map_err(|_| TlvError::InvalidUtf8)?)
@@ -595,36 +611,130 @@ fn parse_head<'a>(rest: &mut &'a [u8], check_utf8: bool) -> Result<Head<'a>, Tlv
     Ok(Head::Scalar(tag, value))
 }
 
-/// Scans from just after a container head to its matching end-of-container, returning the body
-/// and leaving `rest` after the end marker. `depth` is the container's own depth.
-fn scan_body<'a>(
-    rest: &mut &'a [u8],
-    depth: usize,
-    max_depth: usize,
-) -> Result<&'a [u8], TlvError> {
-    let start = *rest;
+/// Size of the tag field for each tag control value (Matter 1.3 §A.7.2).
+const TAG_LEN: [usize; 8] = [0, 1, 2, 4, 2, 4, 6, 8];
+
+/// What [`measure`] found at a position.
+enum Step {
+    /// An end-of-container marker.
+    End,
+    /// A container head ending just before the position given.
+    Start(usize),
+    /// A complete scalar element ending just before the position given.
+    Scalar(usize),
+}
+
+/// Measures the element head at `pos` without decoding its value (Matter 1.3 §A.7).
+#[inline]
+fn measure(buf: &[u8], pos: usize) -> Result<Step, TlvError> {
+    let Some(&ctl) = buf.get(pos) else {
+        return Err(TlvError::UnterminatedContainer);
+    };
+    let et = ctl & 0x1F;
+    if et == etype::END {
+        if ctl >> 5 != tagctl::ANONYMOUS {
+            return Err(TlvError::InvalidEndOfContainer);
+        }
+        return Ok(Step::End);
+    }
+    // `ctl >> 5` is at most 7, so the index is in bounds.
+    let mut end = pos + 1 + TAG_LEN[usize::from(ctl >> 5)];
+    let start = match et {
+        0x00..=0x07 => {
+            end += 1 << (et & 0x03);
+            false
+        }
+        etype::FALSE | etype::TRUE | etype::NULL => false,
+        etype::FLOAT => {
+            end += 4;
+            false
+        }
+        etype::DOUBLE => {
+            end += 8;
+            false
+        }
+        0x0C..=0x13 => {
+            let width = 1usize << (et & 0x03);
+            let mut field = buf.get(end..).unwrap_or_default();
+            let len = le(&mut field, width)?;
+            end = usize::try_from(len)
+                .ok()
+                .and_then(|l| end.checked_add(width)?.checked_add(l))
+                .ok_or(TlvError::LengthTooLarge(len))?;
+            false
+        }
+        etype::STRUCT | etype::ARRAY | etype::LIST => true,
+        _ => return Err(TlvError::ReservedElementType(et)),
+    };
+    if end > buf.len() {
+        return Err(TlvError::Truncated {
+            needed: end - buf.len(),
+        });
+    }
+    Ok(if start {
+        Step::Start(end)
+    } else {
+        Step::Scalar(end)
+    })
+}
+
+/// Walks elements from `pos` inside a container of depth `depth`, checking the depth limit.
+/// With `one` false it stops at the end marker closing that container and returns its position;
+/// with `one` true it stops after one whole element and returns the position after it.
+fn walk(
+    buf: &[u8],
+    mut pos: usize,
+    depth: u8,
+    max_depth: u8,
+    one: bool,
+) -> Result<usize, TlvError> {
     let mut open = 0usize;
     loop {
-        let before = rest.len();
-        if before == 0 {
-            return Err(TlvError::UnterminatedContainer);
-        }
-        match parse_head(rest, false)? {
-            Head::End => {
+        match measure(buf, pos)? {
+            Step::End => {
                 if open == 0 {
-                    let consumed = start.len() - before;
-                    // `consumed <= start.len()`: `rest` is a suffix of `start`.
-                    return start.get(..consumed).ok_or(TlvError::UnterminatedContainer);
+                    // An end marker where an element was expected ends no element.
+                    return if one {
+                        Err(TlvError::InvalidEndOfContainer)
+                    } else {
+                        Ok(pos)
+                    };
                 }
                 open -= 1;
-            }
-            Head::Start(..) => {
-                open += 1;
-                if depth + open > max_depth {
-                    return Err(TlvError::TooDeep { max: max_depth });
+                pos += 1;
+                if open == 0 && one {
+                    return Ok(pos);
                 }
             }
-            Head::Scalar(..) => {}
+            Step::Start(end) => {
+                open += 1;
+                if usize::from(depth) + open > usize::from(max_depth) {
+                    return Err(TlvError::TooDeep { max: max_depth });
+                }
+                pos = end;
+            }
+            Step::Scalar(end) => {
+                pos = end;
+                if open == 0 && one {
+                    return Ok(pos);
+                }
+            }
         }
     }
+}
+
+/// Scans from just after a container head to its matching end-of-container, returning the body
+/// and leaving `rest` after the end marker. `depth` is the container's own depth.
+fn scan_body<'a>(rest: &mut &'a [u8], depth: u8, max_depth: u8) -> Result<&'a [u8], TlvError> {
+    let buf = *rest;
+    let end = walk(buf, 0, depth, max_depth, false)?;
+    let body = buf.get(..end).ok_or(TlvError::UnterminatedContainer)?;
+    *rest = buf.get(end + 1..).unwrap_or_default();
+    Ok(body)
+}
+
+/// The position after the whole element (container included) at `pos`, inside a container of
+/// depth `depth`.
+fn skip_element(buf: &[u8], pos: usize, depth: u8, max_depth: u8) -> Result<usize, TlvError> {
+    walk(buf, pos, depth, max_depth, true)
 }

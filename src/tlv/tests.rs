@@ -380,15 +380,15 @@ fn struct_helpers() {
     let s = TlvReader::new(&bytes).read_struct().unwrap();
     assert_eq!(s.octets(1), Ok(&rnd[..]));
     assert_eq!(s.get::<[u8; 32]>(1), Ok(rnd));
-    assert!(s.get::<[u8; 16]>(1).is_err());
-    assert_eq!(s.u16(2), Ok(0xBEEF));
     assert_eq!(
-        s.u8(2),
-        Err(TlvError::IntegerOutOfRange {
-            value: 0xBEEF,
-            target: "u8"
+        s.get::<[u8; 16]>(1),
+        Err(TlvError::WrongLength {
+            expected: 16,
+            found: 32
         })
     );
+    assert_eq!(s.u16(2), Ok(0xBEEF));
+    assert_eq!(s.u8(2), Err(TlvError::IntegerOutOfRange { target: "u8" }));
     assert_eq!(s.bool(4), Ok(false));
     assert_eq!(s.opt_bool(7), Ok(None));
     assert_eq!(s.u32(7), Err(TlvError::MissingField { tag: 7 }));
@@ -490,9 +490,9 @@ fn depth_limit() {
         b.extend(std::iter::repeat_n(0x18, n));
         b
     };
-    assert!(TlvValue::decode(&nested(DEFAULT_MAX_DEPTH)).is_ok());
+    assert!(TlvValue::decode(&nested(DEFAULT_MAX_DEPTH.into())).is_ok());
     assert_eq!(
-        TlvValue::decode(&nested(DEFAULT_MAX_DEPTH + 1)),
+        TlvValue::decode(&nested(usize::from(DEFAULT_MAX_DEPTH) + 1)),
         Err(TlvError::TooDeep {
             max: DEFAULT_MAX_DEPTH
         })
@@ -628,5 +628,20 @@ proptest! {
         let _ = TlvValue::decode(&bytes);
         let mut r = TlvReader::new(&bytes);
         while let Ok(Some(_)) = r.next() {}
+    }
+}
+
+proptest! {
+    /// `find` (which measures skipped members instead of decoding them) agrees with a plain walk
+    /// over the members.
+    #[test]
+    fn prop_find_agrees_with_iteration(
+        members in proptest::collection::vec((any::<u8>().prop_map(Tag::Context), arb_value()), 0..8),
+        tag in any::<u8>(),
+    ) {
+        let bytes = TlvValue::Struct(members).to_bytes(Tag::Anonymous);
+        let s = TlvReader::new(&bytes).read_struct().unwrap();
+        let walked = s.iter().map(|m| m.unwrap()).find(|m| m.tag == Tag::Context(tag));
+        prop_assert_eq!(s.find(tag).unwrap(), walked);
     }
 }

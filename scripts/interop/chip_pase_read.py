@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""CHIP SDK Python controller as a test commissioner: PASE over UDP, then a read over that session.
+
+Part of matter-ble's second-tier interop tests (scripts/interop-test). Uses PyPI
+home-assistant-chip-core (the CHIP SDK's own controller) as a real peer:
+`ChipDeviceController.EstablishPASESessionIP(ip, passcode, nodeid, port)` and then
+`ReadAttribute` of Basic Information (cluster 0x0028) VendorName (0x0001) and ProductID (0x0004)
+on endpoint 0, over the PASE session (GetConnectedDevice allows PASE; no commissioning, no CASE).
+
+Modes:
+  read     PASE with --passcode, then the read. Exit 0 when both work.
+  lockout  --attempts PASE tries with a wrong passcode (--passcode + 1, or --wrong-passcode),
+           then one with --passcode. Exit 0 when every wrong try failed AND the right passcode
+           then failed too (the commissioning window closed, as the CHIP SDK does after 20
+           failures); exit 5 when the right passcode still worked afterwards.
+
+Exit codes: 0 ok; 3 PASE failed (wrong passcode, unreachable device, window closed: the
+controller reports all of these as "Incorrect state", its C++ log on stderr tells which);
+4 PASE worked but the read failed; 5 lockout not enforced; 6 a wrong passcode was accepted;
+1/2 internal or usage error.
+
+One JSON object goes to stdout; the controller's own (very chatty) log goes to stderr.
+The native stack needs a writable /data and /tmp; one controller stack per process.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+
+T0 = time.monotonic()
+
+EXIT_OK, EXIT_PASE, EXIT_READ, EXIT_NO_LOCKOUT, EXIT_WRONG_ACCEPTED = 0, 3, 4, 5, 6
+
+
+def ms_since(t):
+    return round((time.monotonic() - t) * 1000.0, 1)
+
+
+def json_out():
+    """Keep the real stdout for our JSON and send everything else written to fd 1 to stderr.
+
+    The CHIP native library logs to fd 1 directly (printf), so redirecting sys.stdout alone
+    would not keep its lines out of our result.
+    """
+    real = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    return real
+
+
+def start_controller(storage_dir):
+    import chip.CertificateAuthority
+    import chip.native
+    from chip.ChipStack import ChipStack
+
+    os.makedirs("/data", exist_ok=True)
+    chip.native.Init()
+    # enableServerInteractions=False: this process is only a client; nothing listens for
+    # commissioning here.
+    stack = ChipStack(persistentStoragePath=os.path.join(storage_dir, "chip-repl.json"),
+                      enableServerInteractions=False)
+    ca_mgr = chip.CertificateAuthority.CertificateAuthorityManager(stack, stack.GetStorageManager())
+    ca = ca_mgr.NewCertificateAuthority()
+    admin = ca.NewFabricAdmin(vendorId=0xFFF1, fabricId=1)
+    ctrl = admin.NewController(nodeId=112233)
+    # The CA manager, CA and fabric admin shut their controllers down in __del__: keep them alive
+    # for the whole run (they are returned and held by the caller).
+    return ctrl, (stack, ca_mgr, ca, admin)
+
+
+async def pase_once(ctrl, ip, passcode, nodeid, port, timeout_s):
+    t = time.monotonic()
+    try:
+        await asyncio.wait_for(ctrl.EstablishPASESessionIP(ip, passcode, nodeid, port), timeout_s)
+        return True, ms_since(t), None
+    except Exception as e:  # ChipStackError, asyncio.TimeoutError
+        return False, ms_since(t), f"{type(e).__name__}: {e}"
+
+
+# A failed PASE reports its completion callback twice in home-assistant-chip-core 2025.7.0 (first
+# "Incorrect state" from the script pairing delegate, then the real error); the second call would
+# fail the *next* attempt's future early while that attempt is still running natively, and the
+# controller then refuses further attempts locally (CHIPDeviceController.cpp "Incorrect state").
+# So after a failure we let the stack settle, and a purely local refusal is retried, not counted.
+SETTLE_S = 0.5
+LOCAL_REFUSAL = "CHIPDeviceController.cpp"
+
+
+async def pase(ctrl, ip, passcode, nodeid, port, timeout_s):
+    """One PASE attempt that reached the wire; returns (ok, elapsed_ms, error string)."""
+    for _ in range(10):
+        ok, ms, err = await pase_once(ctrl, ip, passcode, nodeid, port, timeout_s)
+        if ok:
+            return ok, ms, err
+        await asyncio.sleep(SETTLE_S)
+        if LOCAL_REFUSAL not in (err or ""):
+            return ok, ms, err
+    return ok, ms, err
+
+
+async def read_basic_info(ctrl, nodeid):
+    import chip.clusters as Clusters
+
+    bi = Clusters.BasicInformation
+    t = time.monotonic()
+    res = await ctrl.ReadAttribute(nodeid, [(0, bi.Attributes.VendorName), (0, bi.Attributes.ProductID)])
+    ep0 = res[0][bi]
+    vendor_name = ep0[bi.Attributes.VendorName]
+    product_id = ep0[bi.Attributes.ProductID]
+    # A per-attribute failure comes back as an error object instead of a value.
+    if not isinstance(vendor_name, str) or not isinstance(product_id, int):
+        raise RuntimeError(f"attribute error: VendorName={vendor_name!r} ProductID={product_id!r}")
+    return {"vendor_name": vendor_name, "product_id": product_id, "read_ms": ms_since(t)}
+
+
+async def run(args, out):
+    storage = tempfile.mkdtemp(prefix="mbt-chip-")
+    t_init = time.monotonic()
+    ctrl, _keepalive = start_controller(storage)
+    result = {"peer": "chip-python-controller", "mode": args.mode, "ip": args.ip, "port": args.port,
+              "stack_init_ms": ms_since(t_init)}
+
+    if args.mode == "read":
+        ok, pase_ms, err = await pase(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
+        result.update(pase_ok=ok, pase_ms=pase_ms, since_process_start_ms=ms_since(T0))
+        if not ok:
+            result["error"] = err
+            return result, EXIT_PASE
+        try:
+            result.update(await read_basic_info(ctrl, args.node_id))
+        except Exception as e:
+            result["error"] = f"read: {type(e).__name__}: {e}"
+            return result, EXIT_READ
+        return result, EXIT_OK
+
+    # lockout
+    wrong = args.wrong_passcode if args.wrong_passcode is not None else args.passcode + 1
+    attempts = []
+    for i in range(args.attempts):
+        ok, pase_ms, err = await pase(ctrl, args.ip, wrong, args.node_id + 1 + i, args.port, args.timeout)
+        attempts.append({"ok": ok, "ms": pase_ms, "error": err})
+    result["wrong_attempts"] = len(attempts)
+    result["wrong_accepted"] = sum(1 for a in attempts if a["ok"])
+    result["wrong_attempt_ms"] = [a["ms"] for a in attempts]
+    result["first_wrong_error"] = attempts[0]["error"] if attempts else None
+    ok, pase_ms, err = await pase(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
+    result.update(right_after_lockout_ok=ok, right_after_lockout_ms=pase_ms, right_after_lockout_error=err)
+    if result["wrong_accepted"]:
+        return result, EXIT_WRONG_ACCEPTED
+    if ok:
+        return result, EXIT_NO_LOCKOUT
+    return result, EXIT_OK
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ip", default="::1")
+    ap.add_argument("--port", type=int, default=5540)
+    ap.add_argument("--passcode", type=int, default=20202021)
+    ap.add_argument("--wrong-passcode", type=int)
+    ap.add_argument("--node-id", type=int, default=1)
+    ap.add_argument("--mode", choices=["read", "lockout"], default="read")
+    ap.add_argument("--attempts", type=int, default=20)
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per PASE attempt")
+    args = ap.parse_args()
+
+    out = json_out()
+    try:
+        result, rc = asyncio.run(run(args, out))
+    except Exception as e:
+        result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
+    result["ok"] = rc == EXIT_OK
+    result["exit_code"] = rc
+    out.write(json.dumps(result) + "\n")
+    out.flush()
+    return rc
+
+
+if __name__ == "__main__":
+    rc = main()
+    sys.stderr.flush()
+    # The native stack aborts in a static destructor at exit (VerifyOrDie in InetLayer.h with
+    # home-assistant-chip-core 2025.7.0), which would replace our exit code with 134.
+    os._exit(rc)

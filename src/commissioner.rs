@@ -1,0 +1,474 @@
+//! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads over the
+//! PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
+//! in-process tests drive the real device stack against a real peer stack, and the BLE test
+//! commissioner (a btleplug central) only has to move bytes.
+//!
+//! Driving contract as everywhere: `handle_*` inputs, `read` command, then drain
+//! `poll_transmit`, `poll_timeout` and `poll_event`.
+
+use std::collections::VecDeque;
+
+use tracing::{debug, warn};
+
+use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
+use crate::im::{AttributePath, ReadRequest, Status, StatusResponse};
+use crate::message::{InteractionModelOpcode, ProtocolId, SecureChannelOpcode};
+use crate::node::PeerAddr;
+use crate::pase::{InitiatorConfig, InitiatorEvent, PaseError, PaseInitiator};
+use crate::rng::Rng;
+use crate::session::{PaseHandover, SessionManagerEvent, SessionRef};
+use crate::time::Instant;
+use crate::tlv::{Container, ElementType, TlvError, TlvReader, TlvValue, Value};
+
+/// One attribute value (or status) from a ReportData.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeReport {
+    /// Endpoint.
+    pub endpoint: u16,
+    /// Cluster id.
+    pub cluster: u32,
+    /// Attribute id.
+    pub attribute: u32,
+    /// The value, or the status the device reported for the path.
+    pub value: Result<TlvValue, Status>,
+}
+
+/// What the commissioner reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CommissionerEvent {
+    /// PASE succeeded; reads may start.
+    PaseEstablished {
+        /// The secure session.
+        session: SessionRef,
+    },
+    /// PASE failed.
+    PaseFailed(PaseError),
+    /// PASE succeeded but our own session table refused the new session.
+    SessionRejected(String),
+    /// A read finished (all chunks); `reports` in the order received.
+    ReadDone {
+        /// Every attribute report of the read.
+        reports: Vec<AttributeReport>,
+        /// How many ReportData messages carried them.
+        chunks: usize,
+    },
+    /// A read failed (bad report, status response, send failure).
+    ReadFailed(String),
+    /// The device closed the session.
+    SessionClosed,
+}
+
+/// Errors of commissioner commands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommissionerError {
+    /// No PASE session yet, or it is gone.
+    #[error("no secure session")]
+    NoSession,
+    /// A read is already running.
+    #[error("a read is in progress")]
+    Busy,
+    /// The exchange layer refused.
+    #[error("exchange error: {0}")]
+    Exchange(String),
+}
+
+enum Phase {
+    Pase {
+        exchange: ExchangeRef,
+        initiator: Box<PaseInitiator>,
+    },
+    Ready,
+    Failed,
+}
+
+struct Read {
+    exchange: ExchangeRef,
+    reports: Vec<AttributeReport>,
+    chunks: usize,
+}
+
+/// The commissioner side of one device.
+pub struct Commissioner<R: Rng> {
+    exchanges: ExchangeManager<PeerAddr, (), R>,
+    rng: R,
+    peer: PeerAddr,
+    phase: Phase,
+    session: Option<SessionRef>,
+    read: Option<Read>,
+    events: VecDeque<CommissionerEvent>,
+}
+
+impl<R: Rng> Commissioner<R> {
+    /// Starts PASE with `passcode` toward the device at `peer` (PBKDFParamRequest is queued).
+    ///
+    /// # Errors
+    /// Only if the fresh exchange layer cannot allocate a session id or exchange (it always
+    /// can; the error is kept for honesty rather than hidden behind a panic).
+    pub fn start(
+        now: Instant,
+        peer: PeerAddr,
+        passcode: u32,
+        exchange_rng: R,
+        mut rng: R,
+    ) -> Result<Self, CommissionerError> {
+        let mut exchanges = ExchangeManager::new(ExchangeConfig::default(), exchange_rng);
+        let unsecured = exchanges.add_unsecured_initiator(now, peer);
+        let exchange = exchanges
+            .new_exchange(unsecured, ProtocolId::SECURE_CHANNEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let local_id = exchanges
+            .sessions_mut()
+            .allocate_session_id()
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let initiator =
+            PaseInitiator::start(now, InitiatorConfig::new(passcode, local_id), &mut rng);
+        let mut c = Self {
+            exchanges,
+            rng,
+            peer,
+            phase: Phase::Pase {
+                exchange,
+                initiator: Box::new(initiator),
+            },
+            session: None,
+            read: None,
+            events: VecDeque::new(),
+        };
+        c.process(now);
+        Ok(c)
+    }
+
+    /// A datagram/SDU from the device.
+    pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        let _ = self.exchanges.handle_datagram(now, self.peer, datagram);
+        self.process(now);
+    }
+
+    /// Timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.exchanges.handle_timeout(now);
+        if let Phase::Pase { initiator, .. } = &mut self.phase {
+            initiator.handle_timeout(now);
+        }
+        self.process(now);
+    }
+
+    /// Reads `paths` over the PASE session; the result comes as [`CommissionerEvent::ReadDone`].
+    ///
+    /// # Errors
+    /// [`CommissionerError::NoSession`] before PASE, [`CommissionerError::Busy`] during a read.
+    pub fn read(&mut self, now: Instant, paths: &[AttributePath]) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.read.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let exchange = self
+            .exchanges
+            .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let request = ReadRequest {
+            attribute_requests: paths.to_vec(),
+            fabric_filtered: true,
+            ..ReadRequest::default()
+        };
+        self.exchanges
+            .send(
+                now,
+                exchange,
+                InteractionModelOpcode::READ_REQUEST.value(),
+                &request.encode(),
+            )
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.read = Some(Read {
+            exchange,
+            reports: Vec::new(),
+            chunks: 0,
+        });
+        self.process(now);
+        Ok(())
+    }
+
+    /// Sends CloseSession on the PASE session.
+    pub fn close(&mut self, now: Instant) {
+        if let Some(s) = self.session {
+            self.exchanges.close_session(now, s, Some(false));
+        }
+        self.process(now);
+    }
+
+    /// The next datagram/SDU for the device.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+        self.exchanges.poll_transmit(now, buf).map(|t| t.len)
+    }
+
+    /// The earliest deadline.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let pase = match &self.phase {
+            Phase::Pase { initiator, .. } => initiator.poll_timeout(),
+            _ => None,
+        };
+        [self.exchanges.poll_timeout(), pase]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<CommissionerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Whether PASE has completed and the session is alive.
+    pub fn is_established(&self) -> bool {
+        self.session.is_some()
+    }
+
+    fn process(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(ev) = self.exchanges.poll_event() {
+                progressed = true;
+                self.on_exchange_event(now, ev);
+            }
+            if let Phase::Pase {
+                exchange,
+                initiator,
+            } = &mut self.phase
+            {
+                let exchange = *exchange;
+                while let Some((op, payload)) = initiator.poll_transmit() {
+                    progressed = true;
+                    if let Err(e) = self.exchanges.send(now, exchange, op.value(), &payload) {
+                        warn!(error = %e, "PASE message not sent");
+                    }
+                }
+                if let Some(ev) = initiator.poll_event() {
+                    progressed = true;
+                    self.on_pase_event(now, exchange, ev);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_pase_event(&mut self, now: Instant, exchange: ExchangeRef, ev: InitiatorEvent) {
+        self.exchanges.close_exchange(now, exchange);
+        match ev {
+            InitiatorEvent::Established(est) => {
+                let handover = PaseHandover {
+                    local_session_id: est.local_session_id(),
+                    peer_session_id: est.peer_session_id(),
+                    ke: zeroize::Zeroizing::new(*est.shared_secret().as_bytes()),
+                    is_initiator: true,
+                    peer_parameters: *est.peer_params(),
+                };
+                match self
+                    .exchanges
+                    .add_pase_session(now, self.peer, handover, ())
+                {
+                    Ok(s) => {
+                        debug!(session = ?s, "commissioner: PASE established");
+                        self.session = Some(s);
+                        self.phase = Phase::Ready;
+                        self.events
+                            .push_back(CommissionerEvent::PaseEstablished { session: s });
+                    }
+                    Err(e) => {
+                        self.phase = Phase::Failed;
+                        self.events
+                            .push_back(CommissionerEvent::SessionRejected(e.to_string()));
+                    }
+                }
+            }
+            InitiatorEvent::Failed(e) => {
+                self.phase = Phase::Failed;
+                self.events.push_back(CommissionerEvent::PaseFailed(e));
+            }
+        }
+    }
+
+    fn on_exchange_event(&mut self, now: Instant, ev: ExchangeEvent) {
+        match ev {
+            ExchangeEvent::Incoming {
+                exchange, message, ..
+            } => {
+                let ph = message.payload_header;
+                if let Phase::Pase {
+                    exchange: pase_ex,
+                    initiator,
+                } = &mut self.phase
+                {
+                    if *pase_ex == exchange && ph.protocol_id == ProtocolId::SECURE_CHANNEL {
+                        initiator.handle_message(
+                            now,
+                            SecureChannelOpcode::from(ph.opcode),
+                            &message.payload,
+                            &mut self.rng,
+                        );
+                        return;
+                    }
+                }
+                if self.read.as_ref().is_some_and(|r| r.exchange == exchange)
+                    && ph.protocol_id == ProtocolId::INTERACTION_MODEL
+                {
+                    self.on_read_message(now, exchange, ph.opcode, &message.payload);
+                    return;
+                }
+                debug!(
+                    ?exchange,
+                    opcode = ph.opcode,
+                    "commissioner: unexpected message"
+                );
+                self.exchanges.close_exchange(now, exchange);
+            }
+            ExchangeEvent::SendFailed { exchange, .. } => {
+                self.exchanges.close_exchange(now, exchange);
+                if self.read.as_ref().is_some_and(|r| r.exchange == exchange) {
+                    self.read = None;
+                    self.events
+                        .push_back(CommissionerEvent::ReadFailed("no acknowledgement".into()));
+                }
+            }
+            ExchangeEvent::Session(SessionManagerEvent::Closed { session, .. })
+                if Some(session) == self.session =>
+            {
+                self.session = None;
+                self.read = None;
+                self.events.push_back(CommissionerEvent::SessionClosed);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_read_message(&mut self, now: Instant, exchange: ExchangeRef, opcode: u8, payload: &[u8]) {
+        let op = InteractionModelOpcode::from(opcode);
+        let result = if op == InteractionModelOpcode::REPORT_DATA {
+            parse_report(payload).map_err(|e| format!("bad ReportData: {e}"))
+        } else if op == InteractionModelOpcode::STATUS_RESPONSE {
+            Err(match StatusResponse::parse(payload) {
+                Ok(s) => format!("device answered with status {:?}", s.status),
+                Err(e) => format!("bad StatusResponse: {e}"),
+            })
+        } else {
+            Err(format!("unexpected opcode {op:?}"))
+        };
+        let Some(mut read) = self.read.take() else {
+            return;
+        };
+        match result {
+            Ok(chunk) => {
+                read.chunks += 1;
+                read.reports.extend(chunk.reports);
+                if chunk.more_chunks {
+                    // Matter 1.3 §8.4.3.2 (chunked reports): ask for the next chunk.
+                    let status = StatusResponse {
+                        status: Status::SUCCESS,
+                    };
+                    if let Err(e) = self.exchanges.send(
+                        now,
+                        exchange,
+                        InteractionModelOpcode::STATUS_RESPONSE.value(),
+                        &status.encode(),
+                    ) {
+                        self.events
+                            .push_back(CommissionerEvent::ReadFailed(e.to_string()));
+                        return;
+                    }
+                    self.read = Some(read);
+                    return;
+                }
+                if !chunk.suppress_response {
+                    let status = StatusResponse {
+                        status: Status::SUCCESS,
+                    };
+                    let _ = self.exchanges.send(
+                        now,
+                        exchange,
+                        InteractionModelOpcode::STATUS_RESPONSE.value(),
+                        &status.encode(),
+                    );
+                }
+                self.exchanges.close_exchange(now, exchange);
+                self.events.push_back(CommissionerEvent::ReadDone {
+                    reports: read.reports,
+                    chunks: read.chunks,
+                });
+            }
+            Err(e) => {
+                self.exchanges.close_exchange(now, exchange);
+                self.events.push_back(CommissionerEvent::ReadFailed(e));
+            }
+        }
+    }
+}
+
+/// One ReportData message, parsed.
+#[derive(Debug, Default)]
+pub struct ReportChunk {
+    /// Attribute reports (tag 1).
+    pub reports: Vec<AttributeReport>,
+    /// MoreChunkedMessages (tag 3).
+    pub more_chunks: bool,
+    /// SuppressResponse (tag 4).
+    pub suppress_response: bool,
+}
+
+/// Parses a ReportDataMessage (Matter 1.3 §10.7.3): AttributeReportIBs of data or status.
+///
+/// # Errors
+/// Malformed TLV or a report without its path.
+pub fn parse_report(payload: &[u8]) -> Result<ReportChunk, TlvError> {
+    let s = TlvReader::new(payload).read_struct()?;
+    let mut chunk = ReportChunk {
+        more_chunks: s.opt_bool(3)?.unwrap_or(false),
+        suppress_response: s.opt_bool(4)?.unwrap_or(false),
+        ..ReportChunk::default()
+    };
+    if let Some(list) = s.opt_array(1)? {
+        for ib in list.iter() {
+            let ib = ib?.value;
+            let Value::Struct(ib) = ib else {
+                return Err(TlvError::WrongType {
+                    expected: ElementType::Structure,
+                    found: ib.element_type(),
+                });
+            };
+            chunk.reports.push(parse_attribute_report(&ib)?);
+        }
+    }
+    Ok(chunk)
+}
+
+fn parse_attribute_report(ib: &Container<'_>) -> Result<AttributeReport, TlvError> {
+    // AttributeReportIB: 0 AttributeStatusIB {0 path, 1 StatusIB {0 status}}, 1 AttributeDataIB
+    // {0 DataVersion, 1 path, 2 data}.
+    if let Some(status) = ib.opt_structure(0)? {
+        let (endpoint, cluster, attribute) = parse_path(&status.list(0)?)?;
+        let code = status.structure(1)?.u8(0)?;
+        return Ok(AttributeReport {
+            endpoint,
+            cluster,
+            attribute,
+            value: Err(Status(code)),
+        });
+    }
+    let data = ib.structure(1)?;
+    let (endpoint, cluster, attribute) = parse_path(&data.list(1)?)?;
+    let element = data.find(2)?.ok_or(TlvError::MissingField { tag: 2 })?;
+    Ok(AttributeReport {
+        endpoint,
+        cluster,
+        attribute,
+        value: Ok(TlvValue::from_value(&element.value)?),
+    })
+}
+
+fn parse_path(p: &Container<'_>) -> Result<(u16, u32, u32), TlvError> {
+    Ok((p.u16(2)?, p.u32(3)?, p.u32(4)?))
+}

@@ -1,0 +1,240 @@
+//! Building ReportData for a read (Matter 1.3 §8.4.3 "Read Interaction", §10.7.3
+//! ReportDataMessage): path expansion, DataVersion filtering and chunking to a payload limit.
+
+use std::collections::VecDeque;
+
+use tracing::{debug, warn};
+
+use super::messages::write_status_ib;
+use super::model::{global, AttrError, DataModel};
+use super::path::{wildcard_flags as wf, AttributePath, ConcreteAttributePath};
+use super::{ImError, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
+use crate::tlv::{Tag, TlvError, TlvWriter};
+
+/// One entry of a report: a value to read, or a status for a concrete path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReportItem {
+    Data(ConcreteAttributePath),
+    Status(ConcreteAttributePath, Status),
+}
+
+/// Bytes the end of a ReportData needs after the last report: end of the AttributeReports array
+/// (1), MoreChunkedMessages or SuppressResponse (2), InteractionModelRevision (3), end of the
+/// message structure (1).
+const TRAILER: usize = 7;
+
+/// The reports still to send for one read interaction.
+#[derive(Debug)]
+pub(crate) struct Report {
+    items: VecDeque<ReportItem>,
+}
+
+impl Report {
+    /// Expands the requested paths in request order: a concrete path yields its value or the
+    /// status of its outermost missing element; a wildcard yields every existing match and is
+    /// silent about the rest (§8.4.3.2).
+    pub(crate) fn new(
+        model: &DataModel,
+        paths: &[AttributePath],
+        filters: &[(u16, u32, u32)],
+    ) -> Result<Self, ImError> {
+        let mut items = VecDeque::new();
+        for p in paths {
+            expand(model, p, filters, &mut items)?;
+        }
+        debug!(paths = paths.len(), items = items.len(), "read expanded");
+        Ok(Self { items })
+    }
+
+    /// Encodes the next ReportData, at most `max_payload` bytes (at least [`MIN_PAYLOAD`]), and
+    /// whether more follow.
+    pub(crate) fn next_chunk(&mut self, model: &DataModel, max_payload: usize) -> (Vec<u8>, bool) {
+        let max_payload = max_payload.max(MIN_PAYLOAD);
+        let mut buf = Vec::with_capacity(max_payload.min(2048));
+        let mut w = TlvWriter::with_limit(&mut buf, max_payload - TRAILER);
+        let mut sent = 0usize;
+        // MIN_PAYLOAD leaves room for these 3 bytes, so they cannot fail; if they did, the
+        // message below would still be closed without the limit.
+        let _ = w
+            .start_struct(Tag::Anonymous)
+            .and_then(|()| w.start_array(Tag::Context(1)));
+        while let Some(&item) = self.items.front() {
+            let cp = w.checkpoint();
+            let path = item.path();
+            let r = match write_item(model, item, &mut w) {
+                Err(ItemError::Status(s)) => {
+                    w.rollback(cp);
+                    write_item(model, ReportItem::Status(path, s), &mut w)
+                }
+                other => other,
+            };
+            match r {
+                Ok(()) => {
+                    self.items.pop_front();
+                    sent += 1;
+                }
+                Err(ItemError::Tlv(TlvError::BufferFull)) if sent > 0 => {
+                    w.rollback(cp);
+                    break;
+                }
+                Err(e) => {
+                    // Does not fit even an empty message (or failed otherwise): report
+                    // RESOURCE_EXHAUSTED for the path rather than stall the read. A status
+                    // report always fits MIN_PAYLOAD.
+                    w.rollback(cp);
+                    warn!(?path, error = ?e, "attribute does not fit a report");
+                    let st = ReportItem::Status(path, Status::RESOURCE_EXHAUSTED);
+                    if write_item(model, st, &mut w).is_err() {
+                        w.rollback(cp);
+                    }
+                    self.items.pop_front();
+                    sent += 1;
+                }
+            }
+        }
+        let more = !self.items.is_empty();
+        w.set_limit(None);
+        let _ = close(&mut w, more);
+        debug!(reports = sent, more, len = buf.len(), "ReportData chunk");
+        (buf, more)
+    }
+}
+
+/// The smallest payload limit honoured: room for the message frame and one status report.
+pub(crate) const MIN_PAYLOAD: usize = 64;
+
+impl ReportItem {
+    fn path(self) -> ConcreteAttributePath {
+        match self {
+            Self::Data(p) | Self::Status(p, _) => p,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ItemError {
+    /// The cluster refused the read with this status.
+    Status(Status),
+    Tlv(TlvError),
+}
+
+impl From<TlvError> for ItemError {
+    fn from(e: TlvError) -> Self {
+        Self::Tlv(e)
+    }
+}
+
+fn close(w: &mut TlvWriter<'_>, more: bool) -> Result<(), TlvError> {
+    w.end_container()?;
+    if more {
+        w.bool(Tag::Context(3), true)?;
+    } else {
+        // The last report of a read asks for no StatusResponse (§8.4.3.3).
+        w.bool(Tag::Context(4), true)?;
+    }
+    w.u8(Tag::Context(IM_REVISION_TAG), INTERACTION_MODEL_REVISION)?;
+    w.end_container()
+}
+
+/// AttributeReportIB: `{1: AttributeDataIB {0: version, 1: path, 2: data}}` or
+/// `{0: AttributeStatusIB {0: path, 1: StatusIB}}` (§10.6.5).
+fn write_item(model: &DataModel, item: ReportItem, w: &mut TlvWriter<'_>) -> Result<(), ItemError> {
+    match item {
+        ReportItem::Data(p) => {
+            let version = model.data_version(p.endpoint, p.cluster).unwrap_or(0);
+            w.start_struct(Tag::Anonymous)?;
+            w.start_struct(Tag::Context(1))?;
+            w.u32(Tag::Context(0), version)?;
+            p.write(w, Tag::Context(1))?;
+            model
+                .read_attribute(p, w, Tag::Context(2))
+                .map_err(|e| match e {
+                    AttrError::Tlv(e) => ItemError::Tlv(e),
+                    AttrError::Status(s) => ItemError::Status(s),
+                })?;
+            w.end_container()?;
+            Ok(w.end_container()?)
+        }
+        ReportItem::Status(p, s) => {
+            w.start_struct(Tag::Anonymous)?;
+            w.start_struct(Tag::Context(0))?;
+            p.write(w, Tag::Context(0))?;
+            write_status_ib(w, Tag::Context(1), s, None)?;
+            w.end_container()?;
+            Ok(w.end_container()?)
+        }
+    }
+}
+
+fn expand(
+    model: &DataModel,
+    p: &AttributePath,
+    filters: &[(u16, u32, u32)],
+    out: &mut VecDeque<ReportItem>,
+) -> Result<(), ImError> {
+    // A read path carries no list index (§10.6.2: ListIndex is for writes).
+    if p.list_index.is_some() {
+        return Err(ImError::Refused {
+            what: "ListIndex in a read path",
+            status: Status::INVALID_ACTION,
+        });
+    }
+    // An attribute id with a cluster wildcard must be a global attribute (§8.9.2.2).
+    if let (None, Some(a)) = (p.cluster, p.attribute) {
+        if !global::ALL.contains(&a) {
+            return Err(ImError::Refused {
+                what: "non-global attribute under a cluster wildcard",
+                status: Status::INVALID_ACTION,
+            });
+        }
+    }
+    let filtered = |ep: u16, cl: u32| {
+        filters
+            .iter()
+            .any(|&(e, c, v)| e == ep && c == cl && model.data_version(ep, cl) == Some(v))
+    };
+    if let Some(c) = p.as_concrete() {
+        match model.check_attribute(c) {
+            Ok(()) if filtered(c.endpoint, c.cluster) => {}
+            Ok(()) => out.push_back(ReportItem::Data(c)),
+            Err(s) => out.push_back(ReportItem::Status(c, s)),
+        }
+        return Ok(());
+    }
+    for ep in model.endpoints() {
+        if p.endpoint.is_some_and(|e| e != ep.id()) {
+            continue;
+        }
+        if p.endpoint.is_none() && ep.id() == 0 && p.wildcard_flags & wf::SKIP_ROOT_NODE != 0 {
+            continue;
+        }
+        for cl in ep.cluster_ids() {
+            if p.cluster.is_some_and(|c| c != cl) || filtered(ep.id(), cl) {
+                continue;
+            }
+            for a in model.attribute_ids(ep.id(), cl) {
+                if let Some(want) = p.attribute {
+                    if want != a {
+                        continue;
+                    }
+                } else if skipped_by_flags(a, p.wildcard_flags) {
+                    continue;
+                }
+                out.push_back(ReportItem::Data(ConcreteAttributePath {
+                    endpoint: ep.id(),
+                    cluster: cl,
+                    attribute: a,
+                }));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn skipped_by_flags(a: u32, flags: u32) -> bool {
+    let is_global = global::ALL.contains(&a);
+    (flags & wf::SKIP_GLOBAL_ATTRIBUTES != 0 && is_global)
+        || (flags & wf::SKIP_ATTRIBUTE_LIST != 0 && a == global::ATTRIBUTE_LIST)
+        || (flags & wf::SKIP_COMMAND_LISTS != 0
+            && (a == global::ACCEPTED_COMMAND_LIST || a == global::GENERATED_COMMAND_LIST))
+}
