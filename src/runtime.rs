@@ -32,6 +32,8 @@ use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 /// Start-up failures with what to do about them: the UDP port cannot be bound, BlueZ is not
 /// usable (see [`crate::ble::BleError`]), the verifier cannot be built.
 pub async fn run(config: Config) -> Result<()> {
+    // Signal handlers first: a SIGTERM during start-up must still mean a graceful stop.
+    let signals = Signals::install()?;
     let clock = LinkClock::new();
     let verifier = config
         .pase_verifier()
@@ -89,7 +91,7 @@ pub async fn run(config: Config) -> Result<()> {
         links: Links::default(),
         window_open: true,
     };
-    let result = shell.serve(&mut node, &mut link_rx).await;
+    let result = shell.serve(&mut node, &mut link_rx, signals).await;
 
     // Graceful shutdown: CloseSession to every peer, then BLE teardown.
     let now = shell.clock.now();
@@ -102,6 +104,22 @@ pub async fn run(config: Config) -> Result<()> {
     }
     info!("stopped");
     result
+}
+
+/// SIGINT and SIGTERM, registered before anything else starts.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
+    }
 }
 
 fn node_config(config: &Config) -> NodeConfig {
@@ -142,9 +160,8 @@ impl Shell {
         &mut self,
         node: &mut Node<OsRng>,
         link_rx: &mut mpsc::Receiver<LinkOutput<Vec<u8>, BtpEvent>>,
+        mut signals: Signals,
     ) -> Result<()> {
-        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
         let mut buf = vec![0u8; MAX_UDP_PAYLOAD + 512];
         let mut links_open = true;
         loop {
@@ -170,12 +187,11 @@ impl Shell {
                     None => links_open = false,
                 },
                 () = sleep => node.handle_timeout(self.clock.now()),
-                r = tokio::signal::ctrl_c() => {
-                    r.context("waiting for SIGINT")?;
+                _ = signals.int.recv() => {
                     info!("SIGINT: shutting down");
                     return Ok(());
                 }
-                _ = sigterm.recv() => {
+                _ = signals.term.recv() => {
                     info!("SIGTERM: shutting down");
                     return Ok(());
                 }
