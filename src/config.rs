@@ -167,8 +167,11 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 #[non_exhaustive]
 pub enum Transport {
-    /// Bluetooth LE only (BTP over GATT, via BlueZ).
+    /// Bluetooth LE and UDP when a Bluetooth adapter is usable, UDP alone otherwise (with a
+    /// warning that says why BLE is unavailable).
     #[default]
+    Auto,
+    /// Bluetooth LE only (BTP over GATT, via BlueZ).
     Ble,
     /// UDP only (the device must already be on the IP network).
     Udp,
@@ -177,14 +180,19 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Whether the BLE transport runs.
+    /// Whether the BLE transport runs (for `Auto`: is tried).
     pub fn ble(self) -> bool {
-        matches!(self, Self::Ble | Self::Both)
+        matches!(self, Self::Ble | Self::Both | Self::Auto)
     }
 
     /// Whether the UDP transport runs.
     pub fn udp(self) -> bool {
-        matches!(self, Self::Udp | Self::Both)
+        matches!(self, Self::Udp | Self::Both | Self::Auto)
+    }
+
+    /// Whether a BLE start-up failure is fatal (`ble`, `both`) or means UDP only (`auto`).
+    pub fn ble_required(self) -> bool {
+        matches!(self, Self::Ble | Self::Both)
     }
 
     /// The discovery capabilities the QR code announces for these transports.
@@ -192,7 +200,9 @@ impl Transport {
         match self {
             Self::Ble => DiscoveryCapabilities::BLE,
             Self::Udp => DiscoveryCapabilities::ON_NETWORK,
-            Self::Both => DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK,
+            Self::Both | Self::Auto => {
+                DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK
+            }
         }
     }
 }
@@ -274,9 +284,10 @@ pub struct DeviceArgs {
           default_value = "900s")]
     pub commissioning_timeout: Duration,
 
-    /// Transports to commission on. The QR code's discovery capabilities follow: ble = BLE,
-    /// udp = on-network, both = BLE and on-network.
-    #[arg(long, global = true, value_enum, default_value_t = Transport::Ble)]
+    /// Transports to commission on: auto = BLE and UDP when a Bluetooth adapter is usable, UDP
+    /// alone otherwise. The QR code's discovery capabilities follow: ble = BLE, udp = on-network,
+    /// both and auto = BLE and on-network.
+    #[arg(long, global = true, value_enum, default_value_t = Transport::Auto)]
     pub transport: Transport,
 
     /// UDP port for the Matter message layer (with --transport udp or both). 0 picks a free port.
@@ -1067,7 +1078,8 @@ mod tests {
         assert_eq!(c.pbkdf.iterations, 1000);
         assert_eq!(c.pbkdf.salt.as_bytes().len(), 32);
         assert_eq!(c.commissioning_timeout, Duration::from_secs(900));
-        assert_eq!(c.transport, Transport::Ble);
+        assert_eq!(c.transport, Transport::Auto);
+        assert!(c.transport.ble() && c.transport.udp() && !c.transport.ble_required());
         assert_eq!(c.udp_port, 5540);
         // Different seeds give different passcodes: they really are drawn from the rng.
         let other = Config::from_args(

@@ -8,20 +8,22 @@
 //!   sleep_until(deadline)┘                     └─▶ events: stop advertising, logs
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::ble::link::{LinkClock, LinkEngine, LinkOutput, LinkRouter};
-use crate::ble::{BlePeripheral, CommissionableAdvertisement, LinkId, PeripheralConfig};
-use crate::btp::{BtpConfig, BtpEngine, BtpEvent, BtpState, SendError};
-use crate::config::{Config, Transport};
+use crate::ble::link::{LinkClock, LinkOutput, LinkRouter};
+use crate::ble::{
+    BlePeripheral, BtpLink, BtpLinkCommand, BtpLinkEvent, CommissionableAdvertisement, LinkId,
+    PeripheralConfig,
+};
+use crate::btp::{BtpConfig, BtpEvent};
+use crate::config::Config;
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use crate::rng::{OsRng, Rng};
-use crate::time::Instant;
 use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 
 /// Runs the device until SIGINT or SIGTERM: opens the commissioning window on the chosen
@@ -40,7 +42,7 @@ pub async fn run(config: Config) -> Result<()> {
         .context("building the PASE verifier")?;
     let mut node = Node::new(node_config(&config), OsRng, OsRng);
 
-    let udp = if matches!(config.transport, Transport::Udp | Transport::Both) {
+    let udp = if config.transport.udp() {
         let udp = UdpTransport::bind(config.udp_port).await.with_context(|| {
             format!(
                 "binding UDP port {} (is another Matter device running? choose another \
@@ -54,29 +56,19 @@ pub async fn run(config: Config) -> Result<()> {
         None
     };
 
-    let (link_tx, mut link_rx) = mpsc::channel::<LinkOutput<Vec<u8>, BtpEvent>>(64);
-    let ble = if matches!(config.transport, Transport::Ble | Transport::Both) {
-        let advertisement = CommissionableAdvertisement::new(
-            config.discriminator.value(),
-            config.vendor_id,
-            config.product_id,
-        )
-        .context("building the BLE advertisement")?;
-        let mut pconfig = PeripheralConfig::new(advertisement);
-        pconfig.adapter = Some(config.adapter.clone());
-        let (peripheral, events) = BlePeripheral::start(pconfig)
-            .await
-            .context("starting the BLE peripheral")?;
-        let router = LinkRouter::new(peripheral.gatt(), clock, |_link: LinkId| {
-            BtpLink::new(BtpConfig::default())
-        });
-        tokio::spawn(router.run(events, link_tx.clone()));
-        peripheral
-            .open_window()
-            .await
-            .context("starting BLE advertising")?;
-        info!(adapter = %config.adapter, "advertising the commissionable Matter service");
-        Some(peripheral)
+    let (link_tx, mut link_rx) = mpsc::channel::<LinkOutput<BtpLinkCommand, BtpLinkEvent>>(64);
+    let ble = if config.transport.ble() {
+        match start_ble(&config, clock, link_tx.clone()).await {
+            Ok(p) => Some(p),
+            Err(e) if !config.transport.ble_required() && udp.is_some() => {
+                warn!(
+                    "Bluetooth LE unavailable, commissioning over UDP only ({e:#}); use \
+                     --transport ble to make this an error"
+                );
+                None
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };
@@ -122,6 +114,35 @@ impl Signals {
     }
 }
 
+/// Brings up the GATT service, the per-link BTP router and the advertisement.
+async fn start_ble(
+    config: &Config,
+    clock: LinkClock,
+    link_tx: mpsc::Sender<LinkOutput<BtpLinkCommand, BtpLinkEvent>>,
+) -> Result<BlePeripheral> {
+    let advertisement = CommissionableAdvertisement::new(
+        config.discriminator.value(),
+        config.vendor_id,
+        config.product_id,
+    )
+    .context("building the BLE advertisement")?;
+    let mut pconfig = PeripheralConfig::new(advertisement);
+    pconfig.adapter = Some(config.adapter.clone());
+    let (peripheral, events) = BlePeripheral::start(pconfig)
+        .await
+        .context("starting the BLE peripheral")?;
+    let router = LinkRouter::new(peripheral.gatt(), clock, |_link: LinkId| {
+        BtpLink::new(BtpConfig::default())
+    });
+    tokio::spawn(router.run(events, link_tx));
+    peripheral
+        .open_window()
+        .await
+        .context("starting BLE advertising")?;
+    info!(adapter = %config.adapter, "advertising the commissionable Matter service");
+    Ok(peripheral)
+}
+
 fn node_config(config: &Config) -> NodeConfig {
     let mut unique = [0u8; 16];
     OsRng.fill(&mut unique);
@@ -143,7 +164,7 @@ fn node_config(config: &Config) -> NodeConfig {
 struct Links {
     next: u64,
     by_link: HashMap<LinkId, BleLinkId>,
-    senders: HashMap<BleLinkId, mpsc::Sender<Vec<u8>>>,
+    senders: HashMap<BleLinkId, mpsc::Sender<BtpLinkCommand>>,
 }
 
 struct Shell {
@@ -159,7 +180,7 @@ impl Shell {
     async fn serve(
         &mut self,
         node: &mut Node<OsRng>,
-        link_rx: &mut mpsc::Receiver<LinkOutput<Vec<u8>, BtpEvent>>,
+        link_rx: &mut mpsc::Receiver<LinkOutput<BtpLinkCommand, BtpLinkEvent>>,
         mut signals: Signals,
     ) -> Result<()> {
         let mut buf = vec![0u8; MAX_UDP_PAYLOAD + 512];
@@ -199,7 +220,11 @@ impl Shell {
         }
     }
 
-    fn on_link_output(&mut self, node: &mut Node<OsRng>, out: LinkOutput<Vec<u8>, BtpEvent>) {
+    fn on_link_output(
+        &mut self,
+        node: &mut Node<OsRng>,
+        out: LinkOutput<BtpLinkCommand, BtpLinkEvent>,
+    ) {
         let now = self.clock.now();
         match out {
             LinkOutput::Opened { link, commands } => {
@@ -212,6 +237,13 @@ impl Shell {
             LinkOutput::Event { link, event } => {
                 let Some(&id) = self.links.by_link.get(&link) else {
                     return;
+                };
+                let event = match event {
+                    BtpLinkEvent::Btp(e) => e,
+                    BtpLinkEvent::SendRejected { len, error } => {
+                        warn!(%link, len, %error, "BTP refused a message");
+                        return;
+                    }
                 };
                 match event {
                     BtpEvent::SduReceived(sdu) => {
@@ -258,7 +290,7 @@ impl Shell {
                     // The link task applies BTP backpressure; a full command queue means the
                     // central stopped reading, and the BTP ack timeout will close the link.
                     Some(tx) => {
-                        if tx.try_send(buf.clone()).is_err() {
+                        if tx.try_send(BtpLinkCommand::Send(buf.clone())).is_err() {
                             warn!(link = id.0, "BLE link not accepting data: message dropped");
                         }
                     }
@@ -317,124 +349,5 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// One BLE link's BTP engine, shaped for [`crate::ble::link::drive_link`]. The engine is made
-/// on the first GATT input, because only then is the link's ATT MTU known (the CHIP central
-/// sends MTU 0 in its handshake request, so the GATT layer's value is the one that counts).
-/// SDUs the engine cannot take yet (its queue is full) wait here, in order.
-pub struct BtpLink {
-    config: BtpConfig,
-    engine: Option<BtpEngine>,
-    backlog: VecDeque<Vec<u8>>,
-    closed: bool,
-}
-
-impl BtpLink {
-    /// A link whose engine starts with the first write or subscription.
-    pub fn new(config: BtpConfig) -> Self {
-        Self {
-            config,
-            engine: None,
-            backlog: VecDeque::new(),
-            closed: false,
-        }
-    }
-
-    fn engine(&mut self, att_mtu: u16) -> &mut BtpEngine {
-        let config = &self.config;
-        self.engine
-            .get_or_insert_with(|| BtpEngine::peripheral(config.clone(), Some(att_mtu)))
-    }
-
-    fn pump_backlog(&mut self, now: Instant) {
-        let Some(engine) = self.engine.as_mut() else {
-            return;
-        };
-        while let Some(sdu) = self.backlog.pop_front() {
-            match engine.send_sdu(now, sdu.clone()) {
-                Ok(()) => {}
-                Err(SendError::Busy) => {
-                    self.backlog.push_front(sdu);
-                    return;
-                }
-                Err(e) => warn!(error = %e, "SDU not sent over BTP"),
-            }
-        }
-    }
-}
-
-impl LinkEngine for BtpLink {
-    type Command = Vec<u8>;
-    type Event = BtpEvent;
-
-    fn handle_segment(&mut self, now: Instant, att_mtu: u16, segment: &[u8]) {
-        self.engine(att_mtu).handle_segment(now, segment);
-    }
-
-    fn handle_subscribed(&mut self, now: Instant, att_mtu: u16) {
-        self.engine(att_mtu).handle_subscribed(now);
-    }
-
-    fn handle_unsubscribed(&mut self, now: Instant) {
-        match self.engine.as_mut() {
-            Some(e) => e.handle_unsubscribed(now),
-            None => self.closed = true,
-        }
-    }
-
-    fn handle_disconnected(&mut self, now: Instant) {
-        match self.engine.as_mut() {
-            Some(e) => e.close(now),
-            None => self.closed = true,
-        }
-    }
-
-    fn handle_indication_done(&mut self, now: Instant) {
-        if let Some(e) = self.engine.as_mut() {
-            e.handle_indication_done(now);
-        }
-        self.pump_backlog(now);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        if let Some(e) = self.engine.as_mut() {
-            e.handle_timeout(now);
-        }
-        self.pump_backlog(now);
-    }
-
-    fn handle_command(&mut self, now: Instant, sdu: Vec<u8>) {
-        self.backlog.push_back(sdu);
-        self.pump_backlog(now);
-    }
-
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
-        self.pump_backlog(now);
-        self.engine
-            .as_mut()
-            .and_then(|e| e.poll_transmit(now, buf))
-            .is_some()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.engine.as_ref().and_then(BtpEngine::poll_timeout)
-    }
-
-    fn poll_event(&mut self) -> Option<BtpEvent> {
-        let ev = self.engine.as_mut()?.poll_event();
-        if matches!(ev, Some(BtpEvent::Closed { .. })) {
-            self.closed = true;
-        }
-        ev
-    }
-
-    fn is_closed(&self) -> bool {
-        self.closed
-            || self
-                .engine
-                .as_ref()
-                .is_some_and(|e| e.state() == BtpState::Closed)
     }
 }
