@@ -1126,7 +1126,14 @@ mod tests {
         let p = c.setup_payload().unwrap_or_else(|e| panic!("{e}"));
         // BLE + on-network differs from the CHIP apps' BLE-only code only in the discovery bits.
         assert_eq!(p.discovery.bits(), 0x06);
-        let ble_only = config(&["--passcode", "20202021", "--discriminator", "3840"]);
+        let ble_only = config(&[
+            "--passcode",
+            "20202021",
+            "--discriminator",
+            "3840",
+            "--transport",
+            "ble",
+        ]);
         let p = ble_only.setup_payload().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.qr_code(), "MT:-24J042C00KA0648G00");
         assert_eq!(p.manual_code().to_string(), "34970112332");

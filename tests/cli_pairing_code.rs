@@ -48,6 +48,8 @@ fn well_known_chip_codes() {
         "20202021",
         "--discriminator",
         "3840",
+        "--transport",
+        "ble",
     ]);
     assert_eq!(field(&out, "QR code:"), "MT:-24J042C00KA0648G00");
     assert_eq!(
@@ -72,8 +74,19 @@ fn well_known_chip_codes() {
         "20202021",
         "--product-id",
         "32769",
+        "--transport",
+        "ble",
     ]);
     assert_eq!(again, out);
+    // The default, auto, announces BLE and on-network: only the discovery bits differ.
+    let auto = stdout_of(&[
+        "pairing-code",
+        "--passcode",
+        "20202021",
+        "--discriminator",
+        "3840",
+    ]);
+    assert_eq!(field(&auto, "Discovery:"), "BLE + on-network (UDP)");
 }
 
 #[test]
@@ -87,6 +100,8 @@ fn passcode_from_a_file() {
         &path_text,
         "--discriminator",
         "3840",
+        "--transport",
+        "ble",
     ]);
     let _ = std::fs::remove_file(&path);
     assert_eq!(field(&out, "QR code:"), "MT:-24J042C00KA0648G00");

@@ -159,7 +159,7 @@ fn timeouts_transports_adapters_names() {
     rejects(&["--commissioning-timeout", "5x"], "is not a duration");
     rejects(
         &["--transport", "wifi"],
-        "[possible values: ble, udp, both]",
+        "[possible values: auto, ble, udp, both]",
     );
     rejects(&["--adapter", "eth0"], "is not a Bluetooth adapter name");
     rejects(&["--adapter", "hci"], "is not a Bluetooth adapter name");
