@@ -7,16 +7,12 @@
 
 use thiserror::Error;
 
+use crate::setup_payload::Passcode;
+
 use super::spake2p::{self, Spake2pError, Verifier};
 
-/// The largest valid setup passcode (Matter 1.3 §5.1.7.1: 00000001..=99999998).
-pub const MAX_PASSCODE: u32 = 99_999_998;
-
-/// Passcodes the spec forbids because they are trivial to guess (Matter 1.3 §5.1.7.1).
-const INVALID_PASSCODES: [u32; 12] = [
-    0, 11_111_111, 22_222_222, 33_333_333, 44_444_444, 55_555_555, 66_666_666, 77_777_777,
-    88_888_888, 99_999_999, 12_345_678, 87_654_321,
-];
+/// The largest valid setup passcode (one definition: [`Passcode::MAX`]).
+pub const MAX_PASSCODE: u32 = Passcode::MAX;
 
 /// Why a verifier could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -35,11 +31,9 @@ pub enum VerifierError {
 /// # Errors
 /// [`VerifierError::InvalidPasscode`].
 pub fn check_passcode(passcode: u32) -> Result<(), VerifierError> {
-    if passcode > MAX_PASSCODE || INVALID_PASSCODES.contains(&passcode) {
-        Err(VerifierError::InvalidPasscode)
-    } else {
-        Ok(())
-    }
+    Passcode::new(passcode)
+        .map(drop)
+        .map_err(|_| VerifierError::InvalidPasscode)
 }
 
 /// The PASE verifier and its PBKDF2 parameters: everything the responder needs.
