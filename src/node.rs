@@ -418,9 +418,12 @@ impl<R: Rng> Node<R> {
             .im
             .entry(exchange)
             .or_insert_with(|| ImExchange::new(self.im_max_payload));
-        im.handle_message(now, &mut self.model, im::Opcode(opcode), payload);
+        im.handle_message(now, &mut self.model, im::Opcode::from(opcode), payload);
         while let Some(m) = im.poll_message() {
-            if let Err(e) = self.exchanges.send(now, exchange, m.opcode.0, &m.payload) {
+            if let Err(e) = self
+                .exchanges
+                .send(now, exchange, m.opcode.value(), &m.payload)
+            {
                 warn!(?exchange, error = %e, "IM response not sent; exchange abandoned");
                 self.im.remove(&exchange);
                 self.exchanges.close_exchange(now, exchange);

@@ -66,57 +66,8 @@ pub const INTERACTION_MODEL_REVISION: u8 = 11;
 /// Context tag of the InteractionModelRevision field.
 pub(crate) const IM_REVISION_TAG: u8 = 0xFF;
 
-/// An Interaction Model opcode (Matter 1.3 §10.2.1, table "Interaction Model Protocol Opcodes").
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Opcode(pub u8);
-
-impl Opcode {
-    /// StatusResponse.
-    pub const STATUS_RESPONSE: Self = Self(0x01);
-    /// ReadRequest.
-    pub const READ_REQUEST: Self = Self(0x02);
-    /// SubscribeRequest.
-    pub const SUBSCRIBE_REQUEST: Self = Self(0x03);
-    /// SubscribeResponse.
-    pub const SUBSCRIBE_RESPONSE: Self = Self(0x04);
-    /// ReportData.
-    pub const REPORT_DATA: Self = Self(0x05);
-    /// WriteRequest.
-    pub const WRITE_REQUEST: Self = Self(0x06);
-    /// WriteResponse.
-    pub const WRITE_RESPONSE: Self = Self(0x07);
-    /// InvokeRequest.
-    pub const INVOKE_REQUEST: Self = Self(0x08);
-    /// InvokeResponse.
-    pub const INVOKE_RESPONSE: Self = Self(0x09);
-    /// TimedRequest.
-    pub const TIMED_REQUEST: Self = Self(0x0A);
-
-    fn name(self) -> Option<&'static str> {
-        Some(match self {
-            Self::STATUS_RESPONSE => "StatusResponse",
-            Self::READ_REQUEST => "ReadRequest",
-            Self::SUBSCRIBE_REQUEST => "SubscribeRequest",
-            Self::SUBSCRIBE_RESPONSE => "SubscribeResponse",
-            Self::REPORT_DATA => "ReportData",
-            Self::WRITE_REQUEST => "WriteRequest",
-            Self::WRITE_RESPONSE => "WriteResponse",
-            Self::INVOKE_REQUEST => "InvokeRequest",
-            Self::INVOKE_RESPONSE => "InvokeResponse",
-            Self::TIMED_REQUEST => "TimedRequest",
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Debug for Opcode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => f.write_str(n),
-            None => write!(f, "Opcode(0x{:02x})", self.0),
-        }
-    }
-}
+/// An Interaction Model opcode: the message layer's newtype, so there is one definition.
+pub use crate::message::InteractionModelOpcode as Opcode;
 
 /// An Interaction Model status code (Matter 1.3 §8.10.1, "Status Codes").
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

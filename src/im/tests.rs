@@ -573,7 +573,7 @@ fn malformed_and_unexpected_requests_get_invalid_action() {
         (Opcode::STATUS_RESPONSE, &SUCCESS_STATUS),
         (Opcode::SUBSCRIBE_REQUEST, &hex!("15 18")),
         (Opcode::REPORT_DATA, &hex!("15 18")),
-        (Opcode(0x77), &[]),
+        (Opcode::from(0x77), &[]),
     ];
     for (i, (op, payload)) in cases.iter().enumerate() {
         let mut ex = ImExchange::new(1024);
@@ -926,7 +926,7 @@ proptest! {
     fn prop_garbage_requests_are_answered(op in 0u8..12, bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
         let mut m = model();
         let mut ex = ImExchange::new(256);
-        ex.handle_message(Instant::ZERO, &mut m, Opcode(op), &bytes);
+        ex.handle_message(Instant::ZERO, &mut m, Opcode::from(op), &bytes);
         let _ = ex.poll_message();
     }
 }
