@@ -8,20 +8,20 @@
 //!   sleep_until(deadline)┘                     └─▶ events: stop advertising, logs
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::ble::link::{LinkClock, LinkEngine, LinkOutput, LinkRouter};
+use crate::ble::link::{LinkClock, LinkOutput, LinkRouter};
 use crate::ble::{BlePeripheral, CommissionableAdvertisement, LinkId, PeripheralConfig};
-use crate::btp::{BtpConfig, BtpEngine, BtpEvent, BtpState, SendError};
+use crate::ble::{BtpLink, BtpLinkCommand, BtpLinkEvent};
+use crate::btp::{BtpConfig, BtpEvent};
 use crate::config::{Config, Transport};
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use crate::rng::{OsRng, Rng};
-use crate::time::Instant;
 use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 
 /// Runs the device until SIGINT or SIGTERM: opens the commissioning window on the chosen
@@ -52,7 +52,7 @@ pub async fn run(config: Config) -> Result<()> {
         None
     };
 
-    let (link_tx, mut link_rx) = mpsc::channel::<LinkOutput<Vec<u8>, BtpEvent>>(64);
+    let (link_tx, mut link_rx) = mpsc::channel::<LinkOutput<BtpLinkCommand, BtpLinkEvent>>(64);
     let ble = if matches!(config.transport, Transport::Ble | Transport::Both) {
         let advertisement = CommissionableAdvertisement::new(
             config.discriminator.value(),
@@ -65,9 +65,7 @@ pub async fn run(config: Config) -> Result<()> {
         let (peripheral, events) = BlePeripheral::start(pconfig)
             .await
             .context("starting the BLE peripheral")?;
-        let router = LinkRouter::new(peripheral.gatt(), clock, |_link: LinkId| {
-            BtpLink::new(BtpConfig::default())
-        });
+        let router = LinkRouter::new(peripheral.gatt(), clock, |_link: LinkId| new_link());
         tokio::spawn(router.run(events, link_tx.clone()));
         peripheral
             .open_window()
@@ -125,7 +123,7 @@ fn node_config(config: &Config) -> NodeConfig {
 struct Links {
     next: u64,
     by_link: HashMap<LinkId, BleLinkId>,
-    senders: HashMap<BleLinkId, mpsc::Sender<Vec<u8>>>,
+    senders: HashMap<BleLinkId, mpsc::Sender<BtpLinkCommand>>,
 }
 
 struct Shell {
@@ -141,7 +139,7 @@ impl Shell {
     async fn serve(
         &mut self,
         node: &mut Node<OsRng>,
-        link_rx: &mut mpsc::Receiver<LinkOutput<Vec<u8>, BtpEvent>>,
+        link_rx: &mut mpsc::Receiver<LinkOutput<BtpLinkCommand, BtpLinkEvent>>,
     ) -> Result<()> {
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
@@ -183,7 +181,11 @@ impl Shell {
         }
     }
 
-    fn on_link_output(&mut self, node: &mut Node<OsRng>, out: LinkOutput<Vec<u8>, BtpEvent>) {
+    fn on_link_output(
+        &mut self,
+        node: &mut Node<OsRng>,
+        out: LinkOutput<BtpLinkCommand, BtpLinkEvent>,
+    ) {
         let now = self.clock.now();
         match out {
             LinkOutput::Opened { link, commands } => {
@@ -193,7 +195,14 @@ impl Shell {
                 self.links.by_link.insert(link, id);
                 self.links.senders.insert(id, commands);
             }
-            LinkOutput::Event { link, event } => {
+            LinkOutput::Event {
+                link,
+                event: BtpLinkEvent::SendRejected { len, error },
+            } => warn!(%link, len, %error, "message not sent over BTP"),
+            LinkOutput::Event {
+                link,
+                event: BtpLinkEvent::Btp(event),
+            } => {
                 let Some(&id) = self.links.by_link.get(&link) else {
                     return;
                 };
@@ -242,7 +251,7 @@ impl Shell {
                     // The link task applies BTP backpressure; a full command queue means the
                     // central stopped reading, and the BTP ack timeout will close the link.
                     Some(tx) => {
-                        if tx.try_send(buf.clone()).is_err() {
+                        if tx.try_send(BtpLinkCommand::Send(buf.clone())).is_err() {
                             warn!(link = id.0, "BLE link not accepting data: message dropped");
                         }
                     }
@@ -304,121 +313,90 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// One BLE link's BTP engine, shaped for [`crate::ble::link::drive_link`]. The engine is made
-/// on the first GATT input, because only then is the link's ATT MTU known (the CHIP central
-/// sends MTU 0 in its handshake request, so the GATT layer's value is the one that counts).
-/// SDUs the engine cannot take yet (its queue is full) wait here, in order.
-pub struct BtpLink {
-    config: BtpConfig,
-    engine: Option<BtpEngine>,
-    backlog: VecDeque<Vec<u8>>,
-    closed: bool,
+/// The per-link engine the BLE router starts for each new central: the peripheral BTP session
+/// of [`crate::ble::btp_link`], which hands each write's ATT MTU to BTP (the CHIP central sends
+/// MTU 0 in its request), keeps SDUs that meet a full engine queue in order, and reports a
+/// disconnect as [`crate::btp::BtpError::Disconnected`] with the data it lost.
+pub fn new_link() -> BtpLink {
+    BtpLink::new(BtpConfig::default())
 }
 
-impl BtpLink {
-    /// A link whose engine starts with the first write or subscription.
-    pub fn new(config: BtpConfig) -> Self {
-        Self {
-            config,
-            engine: None,
-            backlog: VecDeque::new(),
-            closed: false,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ble::LinkEngine;
+    use crate::btp::{BtpEngine, BtpError};
+    use crate::time::Instant;
+
+    /// A central engine against `link` in memory: the handshake, then `sdus` from the device
+    /// whose segments the central receives but does not acknowledge yet.
+    fn established_with_unacked(sdus: usize) -> BtpLink {
+        let now = Instant::ZERO;
+        let mut central = BtpEngine::central(BtpConfig::default(), None);
+        let mut link = new_link();
+        let mut buf = Vec::new();
+        assert!(central.poll_transmit(now, &mut buf).is_some());
+        central.handle_indication_done(now);
+        // The CHIP order: handshake request written, then C2 subscribed; bluezoo's MTU 512.
+        link.handle_segment(now, 512, &buf);
+        link.handle_subscribed(now, 512);
+        central.handle_subscribed(now);
+        buf.clear();
+        assert!(link.poll_transmit(now, &mut buf), "handshake response");
+        link.handle_indication_done(now);
+        central.handle_segment(now, &buf);
+        assert!(central.is_established() && link.engine().is_established());
+        for i in 0..sdus {
+            link.handle_command(now, BtpLinkCommand::Send(vec![i as u8; 100]));
         }
-    }
-
-    fn engine(&mut self, att_mtu: u16) -> &mut BtpEngine {
-        let config = &self.config;
-        self.engine
-            .get_or_insert_with(|| BtpEngine::peripheral(config.clone(), Some(att_mtu)))
-    }
-
-    fn pump_backlog(&mut self, now: Instant) {
-        let Some(engine) = self.engine.as_mut() else {
-            return;
-        };
-        while let Some(sdu) = self.backlog.pop_front() {
-            match engine.send_sdu(now, sdu.clone()) {
-                Ok(()) => {}
-                Err(SendError::Busy) => {
-                    self.backlog.push_front(sdu);
-                    return;
-                }
-                Err(e) => warn!(error = %e, "SDU not sent over BTP"),
-            }
+        if sdus > 0 {
+            buf.clear();
+            assert!(link.poll_transmit(now, &mut buf), "a data segment");
+            link.handle_indication_done(now);
         }
-    }
-}
-
-impl LinkEngine for BtpLink {
-    type Command = Vec<u8>;
-    type Event = BtpEvent;
-
-    fn handle_segment(&mut self, now: Instant, att_mtu: u16, segment: &[u8]) {
-        self.engine(att_mtu).handle_segment(now, segment);
+        while link.poll_event().is_some() {}
+        link
     }
 
-    fn handle_subscribed(&mut self, now: Instant, att_mtu: u16) {
-        self.engine(att_mtu).handle_subscribed(now);
+    #[test]
+    fn disconnect_reports_disconnected_and_the_lost_data() {
+        // The runtime's first link engine called BtpEngine::close on a disconnect: a graceful
+        // close that waits for acks that can never come, so with data in flight no Closed
+        // event came at all, and without it the reason said "closed locally".
+        let mut link = established_with_unacked(2);
+        link.handle_disconnected(Instant::ZERO);
+        let events: Vec<_> = std::iter::from_fn(|| link.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                BtpLinkEvent::Btp(BtpEvent::DataLost {
+                    outbound_sdus: 2,
+                    ..
+                })
+            )),
+            "{events:?}"
+        );
+        assert!(
+            matches!(
+                events.last(),
+                Some(BtpLinkEvent::Btp(BtpEvent::Closed {
+                    reason: BtpError::Disconnected
+                }))
+            ),
+            "{events:?}"
+        );
+        assert!(link.is_closed());
+        assert_eq!(
+            link.poll_timeout(),
+            None,
+            "no timer left after the disconnect"
+        );
     }
 
-    fn handle_unsubscribed(&mut self, now: Instant) {
-        match self.engine.as_mut() {
-            Some(e) => e.handle_unsubscribed(now),
-            None => self.closed = true,
-        }
-    }
-
-    fn handle_disconnected(&mut self, now: Instant) {
-        match self.engine.as_mut() {
-            Some(e) => e.close(now),
-            None => self.closed = true,
-        }
-    }
-
-    fn handle_indication_done(&mut self, now: Instant) {
-        if let Some(e) = self.engine.as_mut() {
-            e.handle_indication_done(now);
-        }
-        self.pump_backlog(now);
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        if let Some(e) = self.engine.as_mut() {
-            e.handle_timeout(now);
-        }
-        self.pump_backlog(now);
-    }
-
-    fn handle_command(&mut self, now: Instant, sdu: Vec<u8>) {
-        self.backlog.push_back(sdu);
-        self.pump_backlog(now);
-    }
-
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
-        self.pump_backlog(now);
-        self.engine
-            .as_mut()
-            .and_then(|e| e.poll_transmit(now, buf))
-            .is_some()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.engine.as_ref().and_then(BtpEngine::poll_timeout)
-    }
-
-    fn poll_event(&mut self) -> Option<BtpEvent> {
-        let ev = self.engine.as_mut()?.poll_event();
-        if matches!(ev, Some(BtpEvent::Closed { .. })) {
-            self.closed = true;
-        }
-        ev
-    }
-
-    fn is_closed(&self) -> bool {
-        self.closed
-            || self
-                .engine
-                .as_ref()
-                .is_some_and(|e| e.state() == BtpState::Closed)
+    #[test]
+    fn att_mtu_of_the_gatt_layer_sets_the_fragment_size() {
+        // bluezoo reports 512; BTP caps the segment at 244 bytes (§4.19.4.2).
+        let link = established_with_unacked(0);
+        assert_eq!(link.engine().fragment_size(), Some(244));
     }
 }
