@@ -6,9 +6,9 @@
 //! the session with CloseSession and disconnects.
 //!
 //! It only moves bytes: every protocol rule lives in the sans-IO engines, the same ones the
-//! device runs. One JSON object goes to stdout with the wall times (scan → connect, connect →
-//! BTP established, → PASE established, → first encrypted response, → read done); logs go to
-//! stderr (`RUST_LOG`).
+//! device runs. One JSON object goes to stdout with the wall times (scan → device found →
+//! connected; from connected: → BTP established (GATT discovery included), → PASE established,
+//! → first encrypted response, → read done); logs go to stderr (`RUST_LOG`).
 //!
 //! Exit status: 0 read done; 3 PASE failed; 4 PASE worked, the read failed; 5 no device with
 //! that discriminator was found; 6 connecting, GATT discovery or BTP failed; 1 other errors;
@@ -83,6 +83,7 @@ struct Report {
     att_mtu: Option<u16>,
     fragment_size: Option<u16>,
     window: Option<u8>,
+    scan_ms: Option<f64>,
     scan_to_connect_ms: Option<f64>,
     connect_ms: Option<f64>,
     connect_to_btp_ms: Option<f64>,
@@ -174,11 +175,20 @@ async fn run(args: &Args, report: &mut Report) -> Result<(), Failure> {
         .await
         .exit(Exit::NotFound)?;
     report.device = Some(peripheral.address().to_string());
+    let t_found = WallInstant::now();
+    report.scan_ms = Some(ms(t_scan, t_found));
+    peripheral
+        .connect()
+        .await
+        .context("connecting")
+        .exit(Exit::Link)?;
+    // "Connected" as the CHIP central logs it ("New device connected"): the link is up, GATT
+    // discovery comes next and counts toward connect -> BTP, as it does there.
     let t_connect = WallInstant::now();
+    report.connect_ms = Some(ms(t_found, t_connect));
     report.scan_to_connect_ms = Some(ms(t_scan, t_connect));
 
-    let link = Link::connect(&peripheral).await.exit(Exit::Link)?;
-    report.connect_ms = Some(ms(t_connect, WallInstant::now()));
+    let link = Link::discover(&peripheral).await.exit(Exit::Link)?;
     report.att_mtu = Some(link.mtu);
     let result = drive(args, &link, t_connect, report).await;
     if let Err(e) = peripheral.disconnect().await {
@@ -277,8 +287,8 @@ struct Link<'a> {
 }
 
 impl<'a> Link<'a> {
-    async fn connect(peripheral: &'a Peripheral) -> Result<Self> {
-        peripheral.connect().await.context("connecting")?;
+    /// GATT discovery on a connected peripheral: the Matter service's C1 and C2.
+    async fn discover(peripheral: &'a Peripheral) -> Result<Self> {
         peripheral
             .discover_services()
             .await
@@ -293,7 +303,7 @@ impl<'a> Link<'a> {
         let c1 = find(C1_UUID)?;
         let c2 = find(C2_UUID)?;
         let mtu = peripheral.mtu();
-        info!(mtu, "connected, Matter service found");
+        info!(mtu, "Matter service found");
         Ok(Self {
             peripheral,
             c1,
@@ -586,6 +596,7 @@ impl Report {
             "window",
             self.window.map_or("null".into(), |v| v.to_string()),
         ));
+        fields.push(("scan_ms", opt_num(self.scan_ms)));
         fields.push(("scan_to_connect_ms", opt_num(self.scan_to_connect_ms)));
         fields.push(("connect_ms", opt_num(self.connect_ms)));
         fields.push(("connect_to_btp_ms", opt_num(self.connect_to_btp_ms)));
