@@ -16,7 +16,7 @@ use crate::message::{InteractionModelOpcode, ProtocolId, SecureChannelOpcode};
 use crate::node::PeerAddr;
 use crate::pase::{InitiatorConfig, InitiatorEvent, PaseError, PaseInitiator};
 use crate::rng::Rng;
-use crate::session::{PaseHandover, SessionManagerEvent, SessionRef};
+use crate::session::{SessionManagerEvent, SessionRef};
 use crate::time::Instant;
 use crate::tlv::{Container, ElementType, TlvError, TlvReader, TlvValue, Value};
 
@@ -261,13 +261,8 @@ impl<R: Rng> Commissioner<R> {
         self.exchanges.close_exchange(now, exchange);
         match ev {
             InitiatorEvent::Established(est) => {
-                let handover = PaseHandover {
-                    local_session_id: est.local_session_id(),
-                    peer_session_id: est.peer_session_id(),
-                    ke: zeroize::Zeroizing::new(*est.shared_secret().as_bytes()),
-                    is_initiator: true,
-                    peer_parameters: *est.peer_params(),
-                };
+                let handover = est.handover();
+                drop(est); // zeroizes its copy of Ke
                 match self
                     .exchanges
                     .add_pase_session(now, self.peer, handover, ())

@@ -87,6 +87,17 @@ pub enum ConfigError {
          from the passcode only with the salt and iteration count the verifier was made with"
     )]
     VerifierWithoutPbkdfParameters,
+    /// The passcode file cannot be read or holds something other than one passcode.
+    #[error("passcode file {path}: {reason}")]
+    PasscodeFile {
+        /// The path given.
+        path: String,
+        /// What went wrong (never the file's content).
+        reason: String,
+    },
+    /// Both `--passcode` and `--passcode-file`.
+    #[error("--passcode and --passcode-file exclude each other: give the passcode once")]
+    PasscodeTwice,
     /// Both a verifier and a passcode.
     #[error("--verifier and --passcode exclude each other: give the passcode or its verifier")]
     VerifierWithPasscode,
@@ -156,8 +167,11 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 #[non_exhaustive]
 pub enum Transport {
-    /// Bluetooth LE only (BTP over GATT, via BlueZ).
+    /// Bluetooth LE and UDP when a Bluetooth adapter is usable, UDP alone otherwise (with a
+    /// warning that says why BLE is unavailable).
     #[default]
+    Auto,
+    /// Bluetooth LE only (BTP over GATT, via BlueZ).
     Ble,
     /// UDP only (the device must already be on the IP network).
     Udp,
@@ -166,14 +180,19 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Whether the BLE transport runs.
+    /// Whether the BLE transport runs (for `Auto`: is tried).
     pub fn ble(self) -> bool {
-        matches!(self, Self::Ble | Self::Both)
+        matches!(self, Self::Ble | Self::Both | Self::Auto)
     }
 
     /// Whether the UDP transport runs.
     pub fn udp(self) -> bool {
-        matches!(self, Self::Udp | Self::Both)
+        matches!(self, Self::Udp | Self::Both | Self::Auto)
+    }
+
+    /// Whether a BLE start-up failure is fatal (`ble`, `both`) or means UDP only (`auto`).
+    pub fn ble_required(self) -> bool {
+        matches!(self, Self::Ble | Self::Both)
     }
 
     /// The discovery capabilities the QR code announces for these transports.
@@ -181,7 +200,9 @@ impl Transport {
         match self {
             Self::Ble => DiscoveryCapabilities::BLE,
             Self::Udp => DiscoveryCapabilities::ON_NETWORK,
-            Self::Both => DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK,
+            Self::Both | Self::Auto => {
+                DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK
+            }
         }
     }
 }
@@ -207,6 +228,12 @@ pub struct DeviceArgs {
     /// 12345678 and 87654321 are forbidden. Default: a random one, printed on start.
     #[arg(long, global = true, value_name = "PASSCODE", value_parser = parse_passcode)]
     pub passcode: Option<Passcode>,
+
+    /// Read the setup passcode from this file (its only content, surrounding whitespace allowed),
+    /// so it does not appear in the process list. Same rules as --passcode.
+    #[arg(long, global = true, value_name = "PATH", value_parser = parse_passcode_file,
+          conflicts_with_all = ["passcode", "verifier"])]
+    pub passcode_file: Option<Passcode>,
 
     /// 12-bit discriminator (0 to 4095, e.g. 3840 or 0xF00) that tells devices apart in BLE
     /// advertisements and DNS-SD. Default: a random one, printed on start.
@@ -257,9 +284,10 @@ pub struct DeviceArgs {
           default_value = "900s")]
     pub commissioning_timeout: Duration,
 
-    /// Transports to commission on. The QR code's discovery capabilities follow: ble = BLE,
-    /// udp = on-network, both = BLE and on-network.
-    #[arg(long, global = true, value_enum, default_value_t = Transport::Ble)]
+    /// Transports to commission on: auto = BLE and UDP when a Bluetooth adapter is usable, UDP
+    /// alone otherwise. The QR code's discovery capabilities follow: ble = BLE, udp = on-network,
+    /// both and auto = BLE and on-network.
+    #[arg(long, global = true, value_enum, default_value_t = Transport::Auto)]
     pub transport: Transport,
 
     /// UDP port for the Matter message layer (with --transport udp or both). 0 picks a free port.
@@ -419,12 +447,16 @@ impl Config {
     /// Fills in defaults (random values from `rng`) and checks the combination of flags.
     ///
     /// # Errors
-    /// [`ConfigError::VerifierWithPasscode`] and [`ConfigError::VerifierWithoutPbkdfParameters`]
-    /// (clap enforces both on the command line; this covers callers that build [`DeviceArgs`]
-    /// themselves).
+    /// [`ConfigError::PasscodeTwice`], [`ConfigError::VerifierWithPasscode`] and
+    /// [`ConfigError::VerifierWithoutPbkdfParameters`] (clap enforces these on the command line;
+    /// this covers callers that build [`DeviceArgs`] themselves).
     pub fn from_args(args: DeviceArgs, rng: &mut dyn Rng) -> Result<Self, ConfigError> {
         let mut generated = Generated::default();
-        let credentials = match (args.passcode, args.verifier) {
+        let passcode = match (args.passcode, args.passcode_file) {
+            (Some(_), Some(_)) => return Err(ConfigError::PasscodeTwice),
+            (p, f) => p.or(f),
+        };
+        let credentials = match (passcode, args.verifier) {
             (Some(_), Some(_)) => return Err(ConfigError::VerifierWithPasscode),
             (Some(p), None) => Credentials::Passcode(p),
             (None, Some(v)) => {
@@ -565,6 +597,36 @@ pub fn parse_passcode(text: &str) -> Result<Passcode, ConfigError> {
     let value = Zeroizing::new(parse_saturating(text)?);
     let narrow = u32::try_from(*value).unwrap_or(u32::MAX);
     Ok(Passcode::new(narrow)?)
+}
+
+/// `--passcode-file`: a file holding one passcode (decimal or hex), surrounding whitespace allowed.
+///
+/// # Errors
+/// [`ConfigError::PasscodeFile`] when the file cannot be read, is larger than a passcode can be,
+/// or does not hold a valid passcode (the reason names the rule, never the content).
+pub fn parse_passcode_file(path: &str) -> Result<Passcode, ConfigError> {
+    use std::io::Read;
+    let fail = |reason: String| ConfigError::PasscodeFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    // Read at most a little more than any sane content, so a wrong path (a device, a huge log)
+    // is refused instead of read whole.
+    let mut content = Zeroizing::new(Vec::with_capacity(64));
+    file.take(65)
+        .read_to_end(&mut content)
+        .map_err(|e| fail(e.to_string()))?;
+    if content.len() > 64 {
+        return Err(fail(
+            "longer than 64 bytes: it should hold only the passcode".to_owned(),
+        ));
+    }
+    let text = core::str::from_utf8(&content).map_err(|_| fail("not text".to_owned()))?;
+    parse_passcode(text).map_err(|e| match e {
+        ConfigError::NotANumber(_) => fail("does not hold a number".to_owned()),
+        other => fail(other.to_string()),
+    })
 }
 
 /// `--discriminator`.
@@ -898,6 +960,46 @@ mod tests {
     }
 
     #[test]
+    fn passcode_file() {
+        let dir = std::env::temp_dir().join(format!("matter-ble-config-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let write = |name: &str, content: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, content).unwrap_or_else(|e| panic!("{e}"));
+            path.to_string_lossy().into_owned()
+        };
+        let good = write("good", b" 20202021\n");
+        assert_eq!(
+            parse_passcode_file(&good).map(|p| p.value()),
+            Ok(20_202_021)
+        );
+        let reason = |path: &str| match parse_passcode_file(path) {
+            Err(ConfigError::PasscodeFile { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert!(reason(&write("trivial", b"12345678")).contains("not allowed"));
+        let secret_ish = write("words", b"hunter2 hunter2");
+        assert_eq!(reason(&secret_ish), "does not hold a number");
+        assert!(!reason(&secret_ish).contains("hunter2"));
+        assert!(reason(&write("big", &[b'1'; 100])).contains("longer than 64 bytes"));
+        assert_eq!(reason(&write("binary", &[0xFF, 0xFE])), "not text");
+        assert!(!reason(&dir.join("absent").to_string_lossy()).is_empty());
+        let cli = parse(&["--passcode-file", &good]).unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::from_args(cli.args.clone(), &mut TestRng::new(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.passcode().map(Passcode::value), Some(20_202_021));
+        assert!(!c.generated.passcode);
+        assert!(parse(&["--passcode-file", &good, "--passcode", "20202021"]).is_err());
+        let mut both = cli.args;
+        both.passcode = parse_passcode("20202021").ok();
+        assert_eq!(
+            Config::from_args(both, &mut TestRng::new(1)),
+            Err(ConfigError::PasscodeTwice)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn durations() {
         let secs = |s: u64| Ok(Duration::from_secs(s));
         assert_eq!(parse_duration("900"), secs(900));
@@ -976,7 +1078,8 @@ mod tests {
         assert_eq!(c.pbkdf.iterations, 1000);
         assert_eq!(c.pbkdf.salt.as_bytes().len(), 32);
         assert_eq!(c.commissioning_timeout, Duration::from_secs(900));
-        assert_eq!(c.transport, Transport::Ble);
+        assert_eq!(c.transport, Transport::Auto);
+        assert!(c.transport.ble() && c.transport.udp() && !c.transport.ble_required());
         assert_eq!(c.udp_port, 5540);
         // Different seeds give different passcodes: they really are drawn from the rng.
         let other = Config::from_args(
@@ -1023,7 +1126,14 @@ mod tests {
         let p = c.setup_payload().unwrap_or_else(|e| panic!("{e}"));
         // BLE + on-network differs from the CHIP apps' BLE-only code only in the discovery bits.
         assert_eq!(p.discovery.bits(), 0x06);
-        let ble_only = config(&["--passcode", "20202021", "--discriminator", "3840"]);
+        let ble_only = config(&[
+            "--passcode",
+            "20202021",
+            "--discriminator",
+            "3840",
+            "--transport",
+            "ble",
+        ]);
         let p = ble_only.setup_payload().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.qr_code(), "MT:-24J042C00KA0648G00");
         assert_eq!(p.manual_code().to_string(), "34970112332");
@@ -1090,6 +1200,7 @@ mod tests {
         let help = Cli::command().render_long_help().to_string();
         for flag in [
             "--passcode",
+            "--passcode-file",
             "--discriminator",
             "--vendor-id",
             "--product-id",

@@ -16,7 +16,6 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use tracing::{debug, info_span, warn};
-use zeroize::Zeroizing;
 
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
 use crate::im::{self, clusters::DeviceInfo, DataModel, ImExchange};
@@ -25,7 +24,7 @@ use crate::pase::{
     PaseError, PaseEvent, PaseResponder, PaseVerifier, ResponderConfig, WindowCloseReason,
 };
 use crate::rng::Rng;
-use crate::session::{CloseReason, PaseHandover, PeerAddress, SessionManagerEvent, SessionRef};
+use crate::session::{CloseReason, PeerAddress, SessionManagerEvent, SessionRef};
 use crate::time::{Duration, Instant};
 
 /// A BLE link as the core knows it: a number the shell assigns to each connected central.
@@ -448,6 +447,9 @@ impl<R: Rng> Node<R> {
                 }
             }
             PaseEvent::Established { exchange, session } => {
+                // The unsecured session goes once the final StatusReport is acknowledged.
+                self.exchanges
+                    .close_unsecured_session(now, exchange.session);
                 let handshake = self.handshake.take();
                 let Some(peer) = handshake
                     .and_then(|h| h.peer)
@@ -460,14 +462,8 @@ impl<R: Rng> Node<R> {
                     self.pase.handle_session_closed(now);
                     return;
                 };
-                let handover = PaseHandover {
-                    local_session_id: session.local_session_id(),
-                    peer_session_id: session.peer_session_id(),
-                    ke: Zeroizing::new(*session.shared_secret().as_bytes()),
-                    is_initiator: false,
-                    peer_parameters: *session.peer_params(),
-                };
-                drop(session); // zeroizes our copy of Ke
+                let handover = session.handover();
+                drop(session); // zeroizes its copy of Ke
                 match self.exchanges.add_pase_session(now, peer, handover, ()) {
                     Ok(s) => {
                         debug!(session = ?s, %peer, "PASE session established");
@@ -487,6 +483,8 @@ impl<R: Rng> Node<R> {
                 error,
                 failed_attempts,
             } => {
+                self.exchanges
+                    .close_unsecured_session(now, exchange.session);
                 let handshake = self.handshake.take().filter(|h| h.exchange == exchange);
                 if let Some(id) = handshake.and_then(|h| h.reserved_id) {
                     self.exchanges.sessions_mut().release_session_id(id);

@@ -15,10 +15,12 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::ble::link::{LinkClock, LinkOutput, LinkRouter};
-use crate::ble::{BlePeripheral, CommissionableAdvertisement, LinkId, PeripheralConfig};
-use crate::ble::{BtpLink, BtpLinkCommand, BtpLinkEvent};
+use crate::ble::{
+    BlePeripheral, BtpLink, BtpLinkCommand, BtpLinkEvent, CommissionableAdvertisement, LinkId,
+    PeripheralConfig,
+};
 use crate::btp::{BtpConfig, BtpEvent};
-use crate::config::{Config, Transport};
+use crate::config::Config;
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use crate::rng::{OsRng, Rng};
@@ -32,13 +34,15 @@ use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 /// Start-up failures with what to do about them: the UDP port cannot be bound, BlueZ is not
 /// usable (see [`crate::ble::BleError`]), the verifier cannot be built.
 pub async fn run(config: Config) -> Result<()> {
+    // Signal handlers first: a SIGTERM during start-up must still mean a graceful stop.
+    let signals = Signals::install()?;
     let clock = LinkClock::new();
     let verifier = config
         .pase_verifier()
         .context("building the PASE verifier")?;
     let mut node = Node::new(node_config(&config), OsRng, OsRng);
 
-    let udp = if matches!(config.transport, Transport::Udp | Transport::Both) {
+    let udp = if config.transport.udp() {
         let udp = UdpTransport::bind(config.udp_port).await.with_context(|| {
             format!(
                 "binding UDP port {} (is another Matter device running? choose another \
@@ -53,26 +57,18 @@ pub async fn run(config: Config) -> Result<()> {
     };
 
     let (link_tx, mut link_rx) = mpsc::channel::<LinkOutput<BtpLinkCommand, BtpLinkEvent>>(64);
-    let ble = if matches!(config.transport, Transport::Ble | Transport::Both) {
-        let advertisement = CommissionableAdvertisement::new(
-            config.discriminator.value(),
-            config.vendor_id,
-            config.product_id,
-        )
-        .context("building the BLE advertisement")?;
-        let mut pconfig = PeripheralConfig::new(advertisement);
-        pconfig.adapter = Some(config.adapter.clone());
-        let (peripheral, events) = BlePeripheral::start(pconfig)
-            .await
-            .context("starting the BLE peripheral")?;
-        let router = LinkRouter::new(peripheral.gatt(), clock, |_link: LinkId| new_link());
-        tokio::spawn(router.run(events, link_tx.clone()));
-        peripheral
-            .open_window()
-            .await
-            .context("starting BLE advertising")?;
-        info!(adapter = %config.adapter, "advertising the commissionable Matter service");
-        Some(peripheral)
+    let ble = if config.transport.ble() {
+        match start_ble(&config, clock, link_tx.clone()).await {
+            Ok(p) => Some(p),
+            Err(e) if !config.transport.ble_required() && udp.is_some() => {
+                warn!(
+                    "Bluetooth LE unavailable, commissioning over UDP only ({e:#}); use \
+                     --transport ble to make this an error"
+                );
+                None
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };
@@ -87,7 +83,7 @@ pub async fn run(config: Config) -> Result<()> {
         links: Links::default(),
         window_open: true,
     };
-    let result = shell.serve(&mut node, &mut link_rx).await;
+    let result = shell.serve(&mut node, &mut link_rx, signals).await;
 
     // Graceful shutdown: CloseSession to every peer, then BLE teardown.
     let now = shell.clock.now();
@@ -100,6 +96,51 @@ pub async fn run(config: Config) -> Result<()> {
     }
     info!("stopped");
     result
+}
+
+/// SIGINT and SIGTERM, registered before anything else starts.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
+    }
+}
+
+/// Brings up the GATT service, the per-link BTP router and the advertisement.
+async fn start_ble(
+    config: &Config,
+    clock: LinkClock,
+    link_tx: mpsc::Sender<LinkOutput<BtpLinkCommand, BtpLinkEvent>>,
+) -> Result<BlePeripheral> {
+    let advertisement = CommissionableAdvertisement::new(
+        config.discriminator.value(),
+        config.vendor_id,
+        config.product_id,
+    )
+    .context("building the BLE advertisement")?;
+    let mut pconfig = PeripheralConfig::new(advertisement);
+    pconfig.adapter = Some(config.adapter.clone());
+    let (peripheral, events) = BlePeripheral::start(pconfig)
+        .await
+        .context("starting the BLE peripheral")?;
+    let router = LinkRouter::new(peripheral.gatt(), clock, |_link: LinkId| {
+        BtpLink::new(BtpConfig::default())
+    });
+    tokio::spawn(router.run(events, link_tx));
+    peripheral
+        .open_window()
+        .await
+        .context("starting BLE advertising")?;
+    info!(adapter = %config.adapter, "advertising the commissionable Matter service");
+    Ok(peripheral)
 }
 
 fn node_config(config: &Config) -> NodeConfig {
@@ -140,9 +181,8 @@ impl Shell {
         &mut self,
         node: &mut Node<OsRng>,
         link_rx: &mut mpsc::Receiver<LinkOutput<BtpLinkCommand, BtpLinkEvent>>,
+        mut signals: Signals,
     ) -> Result<()> {
-        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
         let mut buf = vec![0u8; MAX_UDP_PAYLOAD + 512];
         let mut links_open = true;
         loop {
@@ -168,12 +208,11 @@ impl Shell {
                     None => links_open = false,
                 },
                 () = sleep => node.handle_timeout(self.clock.now()),
-                r = tokio::signal::ctrl_c() => {
-                    r.context("waiting for SIGINT")?;
+                _ = signals.int.recv() => {
                     info!("SIGINT: shutting down");
                     return Ok(());
                 }
-                _ = sigterm.recv() => {
+                _ = signals.term.recv() => {
                     info!("SIGTERM: shutting down");
                     return Ok(());
                 }
@@ -195,16 +234,16 @@ impl Shell {
                 self.links.by_link.insert(link, id);
                 self.links.senders.insert(id, commands);
             }
-            LinkOutput::Event {
-                link,
-                event: BtpLinkEvent::SendRejected { len, error },
-            } => warn!(%link, len, %error, "message not sent over BTP"),
-            LinkOutput::Event {
-                link,
-                event: BtpLinkEvent::Btp(event),
-            } => {
+            LinkOutput::Event { link, event } => {
                 let Some(&id) = self.links.by_link.get(&link) else {
                     return;
+                };
+                let event = match event {
+                    BtpLinkEvent::Btp(e) => e,
+                    BtpLinkEvent::SendRejected { len, error } => {
+                        warn!(%link, len, %error, "BTP refused a message");
+                        return;
+                    }
                 };
                 match event {
                     BtpEvent::SduReceived(sdu) => {
@@ -310,93 +349,5 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The per-link engine the BLE router starts for each new central: the peripheral BTP session
-/// of [`crate::ble::btp_link`], which hands each write's ATT MTU to BTP (the CHIP central sends
-/// MTU 0 in its request), keeps SDUs that meet a full engine queue in order, and reports a
-/// disconnect as [`crate::btp::BtpError::Disconnected`] with the data it lost.
-pub fn new_link() -> BtpLink {
-    BtpLink::new(BtpConfig::default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ble::LinkEngine;
-    use crate::btp::{BtpEngine, BtpError};
-    use crate::time::Instant;
-
-    /// A central engine against `link` in memory: the handshake, then `sdus` from the device
-    /// whose segments the central receives but does not acknowledge yet.
-    fn established_with_unacked(sdus: usize) -> BtpLink {
-        let now = Instant::ZERO;
-        let mut central = BtpEngine::central(BtpConfig::default(), None);
-        let mut link = new_link();
-        let mut buf = Vec::new();
-        assert!(central.poll_transmit(now, &mut buf).is_some());
-        central.handle_indication_done(now);
-        // The CHIP order: handshake request written, then C2 subscribed; bluezoo's MTU 512.
-        link.handle_segment(now, 512, &buf);
-        link.handle_subscribed(now, 512);
-        central.handle_subscribed(now);
-        buf.clear();
-        assert!(link.poll_transmit(now, &mut buf), "handshake response");
-        link.handle_indication_done(now);
-        central.handle_segment(now, &buf);
-        assert!(central.is_established() && link.engine().is_established());
-        for i in 0..sdus {
-            link.handle_command(now, BtpLinkCommand::Send(vec![i as u8; 100]));
-        }
-        if sdus > 0 {
-            buf.clear();
-            assert!(link.poll_transmit(now, &mut buf), "a data segment");
-            link.handle_indication_done(now);
-        }
-        while link.poll_event().is_some() {}
-        link
-    }
-
-    #[test]
-    fn disconnect_reports_disconnected_and_the_lost_data() {
-        // The runtime's first link engine called BtpEngine::close on a disconnect: a graceful
-        // close that waits for acks that can never come, so with data in flight no Closed
-        // event came at all, and without it the reason said "closed locally".
-        let mut link = established_with_unacked(2);
-        link.handle_disconnected(Instant::ZERO);
-        let events: Vec<_> = std::iter::from_fn(|| link.poll_event()).collect();
-        assert!(
-            events.iter().any(|e| matches!(
-                e,
-                BtpLinkEvent::Btp(BtpEvent::DataLost {
-                    outbound_sdus: 2,
-                    ..
-                })
-            )),
-            "{events:?}"
-        );
-        assert!(
-            matches!(
-                events.last(),
-                Some(BtpLinkEvent::Btp(BtpEvent::Closed {
-                    reason: BtpError::Disconnected
-                }))
-            ),
-            "{events:?}"
-        );
-        assert!(link.is_closed());
-        assert_eq!(
-            link.poll_timeout(),
-            None,
-            "no timer left after the disconnect"
-        );
-    }
-
-    #[test]
-    fn att_mtu_of_the_gatt_layer_sets_the_fragment_size() {
-        // bluezoo reports 512; BTP caps the segment at 244 bytes (§4.19.4.2).
-        let link = established_with_unacked(0);
-        assert_eq!(link.engine().fragment_size(), Some(244));
     }
 }

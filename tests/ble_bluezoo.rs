@@ -406,13 +406,21 @@ async fn link_router_drives_engine() {
     assert_eq!(next_value(&mut values, "echo").await, b"cba");
     commands.send(b"from-app".to_vec()).await.unwrap();
     assert_eq!(next_value(&mut values, "app command").await, b"from-app");
+    // bluezoo confirms after it has passed the value on, so wait for the third confirmation
+    // before disconnecting (else the disconnect may overtake it).
+    let mut seen = Vec::new();
+    while seen.iter().filter(|e| *e == "confirmed").count() < 3 {
+        match timeout(STEP, out.recv()).await.expect("confirmations") {
+            Some(LinkOutput::Event { event, .. }) => seen.push(event),
+            other => panic!("{other:?}"),
+        }
+    }
     println!(
         "router: write → 3 confirmed indications in {:?}",
         t0.elapsed()
     );
 
     central.device.disconnect().await.unwrap();
-    let mut seen = Vec::new();
     loop {
         match timeout(STEP, out.recv()).await.expect("Closed") {
             Some(LinkOutput::Event { event, .. }) => seen.push(event),

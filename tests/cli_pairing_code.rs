@@ -1,6 +1,6 @@
 //! What the binary prints: the pairing codes (checked against the CHIP SDK's well-known values and
-//! against our own decoder), generated values, the QR drawing, `--help`, and the main job's status
-//! while the runtime is missing.
+//! against our own decoder), generated values, the QR drawing, `--help`, and the main job serving
+//! UDP until SIGTERM.
 
 use std::process::{Command, Output};
 
@@ -48,6 +48,8 @@ fn well_known_chip_codes() {
         "20202021",
         "--discriminator",
         "3840",
+        "--transport",
+        "ble",
     ]);
     assert_eq!(field(&out, "QR code:"), "MT:-24J042C00KA0648G00");
     assert_eq!(
@@ -72,8 +74,38 @@ fn well_known_chip_codes() {
         "20202021",
         "--product-id",
         "32769",
+        "--transport",
+        "ble",
     ]);
     assert_eq!(again, out);
+    // The default, auto, announces BLE and on-network: only the discovery bits differ.
+    let auto = stdout_of(&[
+        "pairing-code",
+        "--passcode",
+        "20202021",
+        "--discriminator",
+        "3840",
+    ]);
+    assert_eq!(field(&auto, "Discovery:"), "BLE + on-network (UDP)");
+}
+
+#[test]
+fn passcode_from_a_file() {
+    let path = std::env::temp_dir().join(format!("matter-ble-passcode-{}", std::process::id()));
+    std::fs::write(&path, "20202021\n").unwrap_or_else(|e| panic!("{e}"));
+    let path_text = path.to_string_lossy().into_owned();
+    let out = stdout_of(&[
+        "pairing-code",
+        "--passcode-file",
+        &path_text,
+        "--discriminator",
+        "3840",
+        "--transport",
+        "ble",
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(field(&out, "QR code:"), "MT:-24J042C00KA0648G00");
+    assert_eq!(field(&out, "Passcode:"), "20202021");
 }
 
 #[test]
@@ -132,19 +164,71 @@ fn generated_values_are_valid_printed_and_fresh() {
 }
 
 #[test]
-fn main_job_prints_codes_then_reports_the_missing_runtime() {
-    let out = run(&[
-        "--passcode",
-        "20202021",
-        "--discriminator",
-        "3840",
-        "--qr",
-        "none",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(field(&stdout, "QR code:"), "MT:-24J042C00KA0648G00");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("runtime is not built yet"));
+fn main_job_prints_codes_serves_udp_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_matter-ble"))
+        .args([
+            "--passcode",
+            "20202021",
+            "--discriminator",
+            "3840",
+            "--product-id",
+            "0x8000",
+            "--qr",
+            "none",
+            "--transport",
+            "udp",
+            "--udp-port",
+            "0",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn matter-ble");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.starts_with("Discovery:"))
+        .collect();
+    let text = lines.join("\n");
+    let payload =
+        SetupPayload::parse_qr_code(field(&text, "QR code:")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(payload.passcode.value(), 20202021);
+    assert_eq!(
+        payload.discovery.bits(),
+        0x04,
+        "UDP only: on-network discovery"
+    );
+    // Wait for the UDP listener, then ask for a graceful stop.
+    let stderr = child.stderr.take().expect("stderr");
+    let mut err_lines = BufReader::new(stderr).lines();
+    let listening = err_lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening for Matter over UDP"));
+    assert!(listening, "the device never started listening");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            assert!(st.success(), "exit status after SIGTERM: {st}");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no exit within 5 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

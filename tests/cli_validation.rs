@@ -159,13 +159,36 @@ fn timeouts_transports_adapters_names() {
     rejects(&["--commissioning-timeout", "5x"], "is not a duration");
     rejects(
         &["--transport", "wifi"],
-        "[possible values: ble, udp, both]",
+        "[possible values: auto, ble, udp, both]",
     );
     rejects(&["--adapter", "eth0"], "is not a Bluetooth adapter name");
     rejects(&["--adapter", "hci"], "is not a Bluetooth adapter name");
     rejects(&["--device-name", ""], "device name \"\" is not usable");
     rejects(&["--device-name", &"x".repeat(249)], "is not usable");
     rejects(&["--qr", "sixel"], "[possible values: dark, light, none]");
+}
+
+#[test]
+fn passcode_files() {
+    let dir = std::env::temp_dir().join(format!("matter-ble-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let trivial = dir.join("trivial");
+    std::fs::write(&trivial, "87654321\n").unwrap_or_else(|e| panic!("{e}"));
+    let trivial = trivial.to_string_lossy().into_owned();
+    rejects(
+        &["--passcode-file", &trivial],
+        "is not allowed: Matter forbids",
+    );
+    let absent = dir.join("absent").to_string_lossy().into_owned();
+    rejects(&["--passcode-file", &absent], "passcode file");
+    let good = dir.join("good");
+    std::fs::write(&good, "20202021").unwrap_or_else(|e| panic!("{e}"));
+    let good = good.to_string_lossy().into_owned();
+    rejects(
+        &["--passcode-file", &good, "--passcode", "20202021"],
+        "cannot be used with",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

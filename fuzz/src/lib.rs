@@ -3,7 +3,12 @@
 //! [`btp_server`] reads its input as a script of GATT events for a peripheral BTP engine and checks
 //! the engine's contract after each one: no panic, `Closed` at most once and last, nothing sent and
 //! no timer armed after it, no segment over the fragment size, no SDU over the maximum, and no
-//! deadline left in the past after `handle_timeout`.
+//! deadline left in the past after `handle_timeout`. [`tlv`] and [`im_request`] (in `tlv_im.rs`)
+//! fuzz the TLV codec and the Interaction Model responder.
+
+mod tlv_im;
+
+pub use tlv_im::{im_request, tlv};
 
 use matter_ble::btp::{BtpConfig, BtpEngine, BtpEvent, FrameKind};
 use matter_ble::time::{Duration, Instant};

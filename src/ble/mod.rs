@@ -11,6 +11,50 @@
 //! [`BlePeripheral::open_window`], then hand the [`LinkEvent`] receiver to
 //! [`link::LinkRouter::run`] with a factory for the per-link engine ([`link::LinkEngine`]); the
 //! BTP engine is one already: [`btp_link::BtpLink`].
+//!
+//! # Wiring (what the runtime does)
+//! ```no_run
+//! use matter_ble::ble::{
+//!     BlePeripheral, BtpLink, BtpLinkCommand, BtpLinkEvent, CommissionableAdvertisement,
+//!     LinkClock, LinkOutput, LinkRouter, PeripheralConfig,
+//! };
+//! use matter_ble::btp::{BtpConfig, BtpEvent};
+//!
+//! # async fn run() -> Result<(), matter_ble::ble::BleError> {
+//! let adv = CommissionableAdvertisement::new(3840, 0xFFF1, 0x8001)?.with_local_name("MATTER-3840");
+//! let mut config = PeripheralConfig::new(adv);
+//! config.adapter = Some("hci0".into());
+//! let (peripheral, events) = BlePeripheral::start(config).await?;
+//! peripheral.open_window().await?;
+//! // Share one clock origin with the rest of the runtime (Node's `now`).
+//! let clock = LinkClock::with_origin(tokio::time::Instant::now());
+//! let (out_tx, mut out) = tokio::sync::mpsc::channel(64);
+//! let router = LinkRouter::new(peripheral.gatt(), clock, |_link| BtpLink::new(BtpConfig::default()));
+//! tokio::spawn(router.run(events, out_tx));
+//! let mut links = std::collections::HashMap::new();
+//! while let Some(output) = out.recv().await {
+//!     match output {
+//!         // Keep the sender: node.poll_transmit() with dest Ble(link) goes here as
+//!         // BtpLinkCommand::Send(bytes).
+//!         LinkOutput::Opened { link, commands } => {
+//!             links.insert(link, commands);
+//!         }
+//!         // node.handle_datagram(now, PeerAddr::Ble(link), sdu)
+//!         LinkOutput::Event { link, event: BtpLinkEvent::Btp(BtpEvent::SduReceived(sdu)) } => {
+//!             let _ = (link, sdu);
+//!         }
+//!         // node.handle_link_closed(now, PeerAddr::Ble(link))
+//!         LinkOutput::Closed { link, .. } => {
+//!             links.remove(&link);
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! # let _ = BtpLinkCommand::Close;
+//! peripheral.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod advertisement;
 pub mod btp_link;

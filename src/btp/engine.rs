@@ -430,6 +430,11 @@ impl BtpEngine {
         self.state == State::Established
     }
 
+    /// Whether the session is over ([`BtpEvent::Closed`] has been queued).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
     /// The negotiated segment size (ATT header excluded), once established.
     pub fn fragment_size(&self) -> Option<u16> {
         self.link.map(|l| l.fragment_size)

@@ -114,6 +114,9 @@ pub struct ExchangeConfig {
     /// Protocols a peer may open an exchange for. Others are acknowledged and dropped; on
     /// unsecured sessions only the secure channel is ever accepted (PASE, CASE).
     pub unsolicited_protocols: Vec<ProtocolId>,
+    /// Transmissions of one reliable message before MRP gives up (MRP_MAX_TRANSMISSIONS; the
+    /// spec lets a sender choose). At least 1.
+    pub mrp_max_transmissions: u8,
 }
 
 impl Default for ExchangeConfig {
@@ -123,6 +126,7 @@ impl Default for ExchangeConfig {
             max_exchanges: 64,
             max_exchanges_per_session: 16,
             unsolicited_protocols: vec![ProtocolId::SECURE_CHANNEL, ProtocolId::INTERACTION_MODEL],
+            mrp_max_transmissions: MRP_MAX_TRANSMISSIONS,
         }
     }
 }
@@ -181,6 +185,8 @@ pub struct ExchangeManager<A, C, R> {
     next_exchange_id: u16,
     transmits: VecDeque<(A, Vec<u8>)>,
     events: VecDeque<ExchangeEvent>,
+    /// Unsecured sessions to drop once their exchanges are done.
+    unsecured_closing: Vec<SessionRef>,
 }
 
 impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
@@ -197,6 +203,7 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
             next_exchange_id,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            unsecured_closing: Vec::new(),
         }
     }
 
@@ -551,6 +558,15 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
         r
     }
 
+    /// Drops an unsecured session once its exchanges have finished (their last reliable
+    /// message acknowledged or given up): PASE calls this after its final StatusReport.
+    pub fn close_unsecured_session(&mut self, now: Instant, session: SessionRef) {
+        if self.sessions.get(session).is_some() && !self.unsecured_closing.contains(&session) {
+            self.unsecured_closing.push(session);
+        }
+        self.after_step(now);
+    }
+
     /// Opens an unsecured session to `peer` as initiator (a commissioner; tests).
     pub fn add_unsecured_initiator(&mut self, now: Instant, peer: A) -> SessionRef {
         self.sessions
@@ -641,13 +657,14 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
         let peer_active = self.peer_active(now, key.session);
         let params = self.mrp_params(key.session);
         let dest = self.sessions.peer(key.session).cloned();
+        let max_transmissions = self.config.mrp_max_transmissions.max(1);
         let Some(x) = self.exchanges.get_mut(&key) else {
             return;
         };
         let Some(r) = x.retransmit.as_mut().filter(|r| r.deadline <= now) else {
             return;
         };
-        if r.send_count >= MRP_MAX_TRANSMISSIONS {
+        if r.send_count >= max_transmissions {
             let counter = r.counter;
             x.retransmit = None;
             debug!(exchange = ?key, counter, "MRP gave up");
@@ -743,16 +760,32 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
                 self.transmits.push_back((dest, datagram));
             }
         }
+        let exchanges = &self.exchanges;
+        let (idle, busy): (Vec<SessionRef>, Vec<SessionRef>) = self
+            .unsecured_closing
+            .iter()
+            .partition(|s| !exchanges.keys().any(|k| k.session == **s));
+        self.unsecured_closing = busy;
+        for s in idle {
+            self.sessions.remove_unsecured(s);
+        }
         let sessions = &self.sessions;
         self.exchanges
             .retain(|k, _| sessions.session(k.session).is_some());
+        self.unsecured_closing
+            .retain(|s| sessions.session(*s).is_some());
         while let Some(e) = self.sessions.poll_event() {
             self.events.push_back(ExchangeEvent::Session(e));
         }
     }
 
     fn accepts_unsolicited(&self, session: SessionRef, ph: &PayloadHeader) -> bool {
-        let secure = self.sessions.secure(session).is_some();
+        let secure = self.sessions.secure(session);
+        // A session that is closing finishes its running exchanges but takes no new ones.
+        if secure.is_some_and(|s| s.lifecycle() != crate::session::Lifecycle::Active) {
+            return false;
+        }
+        let secure = secure.is_some();
         ph.protocol_vendor_id.unwrap_or(0) == 0
             && self.config.unsolicited_protocols.contains(&ph.protocol_id)
             && (secure || ph.protocol_id == ProtocolId::SECURE_CHANNEL)

@@ -621,3 +621,162 @@ fn owed_acks_go_out_before_close_session() {
         "controller dropped the session too"
     );
 }
+
+#[test]
+fn unsecured_session_is_dropped_after_its_last_exchange() {
+    let mut dev: Stack<FixedRng> = ExchangeManager::new(ExchangeConfig::default(), FixedRng(0));
+    let mut ctl: Stack<FixedRng> = ExchangeManager::new(ExchangeConfig::default(), FixedRng(1));
+    let us = ctl.add_unsecured_initiator(t(0), DEV);
+    let x = ctl.new_exchange(us, ProtocolId::SECURE_CHANNEL).unwrap();
+    ctl.send(t(0), x, SecureChannelOpcode::PASE_PAKE3.0, b"cA")
+        .unwrap();
+    deliver(t(1), &mut ctl, &CTL, &mut dev);
+    let evs = events(&mut dev);
+    let dx = incoming(&evs)[0].0;
+    // Final StatusReport, reliable; the unsecured session must outlive it until acked.
+    dev.send(t(2), dx, SecureChannelOpcode::STATUS_REPORT.0, b"ok")
+        .unwrap();
+    dev.close_exchange(t(2), dx);
+    dev.close_unsecured_session(t(2), dx.session);
+    let lost = drain(&mut dev);
+    assert_eq!(lost.len(), 1);
+    assert!(
+        dev.sessions().session(dx.session).is_some(),
+        "waits for the ack"
+    );
+    dev.handle_timeout(dev.poll_timeout().unwrap()); // retransmission
+    deliver(t(600), &mut dev, &DEV, &mut ctl);
+    ctl.handle_timeout(t(800)); // standalone ack
+    deliver(t(800), &mut ctl, &CTL, &mut dev);
+    assert!(
+        dev.sessions().session(dx.session).is_none(),
+        "dropped once acked"
+    );
+    assert!(dev.sessions().is_empty());
+}
+
+mod faults {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Datagrams between two stacks through a link that drops and duplicates, in simulated
+    /// time. Every message is delivered at most once, and exactly once unless MRP reported the
+    /// send as failed.
+    fn run(seed: u64, drop_pct: u64, dup_pct: u64, messages: u8) {
+        let (mut dev, _ds, mut ctl, cs) = pair(TestRng::new(seed), DEV, CTL);
+        let mut link = TestRng::new(seed ^ 0x5eed);
+        let mut now = 0u64;
+        let mut delivered = std::collections::HashMap::<u8, u32>::new();
+        let mut failed = std::collections::HashSet::<u8>::new();
+        let mut by_exchange = std::collections::HashMap::new();
+        for n in 0..messages {
+            let x = ctl.new_exchange(cs, ProtocolId::INTERACTION_MODEL).unwrap();
+            ctl.send(t(now), x, READ, &[n]).unwrap();
+            by_exchange.insert(x, n);
+        }
+        let mut buf = Vec::new();
+        for _ in 0..10_000 {
+            // Carry traffic both ways through the faulty link.
+            let mut moved = false;
+            for dir in 0..2 {
+                let (from, to, from_addr) = if dir == 0 {
+                    (&mut ctl, &mut dev, &CTL)
+                } else {
+                    (&mut dev, &mut ctl, &DEV)
+                };
+                while from.poll_transmit(t(now), &mut buf).is_some() {
+                    moved = true;
+                    let roll = crate::rng::Rng::next_u64(&mut link) % 100;
+                    if roll >= drop_pct {
+                        let _ = to.handle_datagram(t(now), from_addr.clone(), &buf);
+                        if crate::rng::Rng::next_u64(&mut link) % 100 < dup_pct {
+                            let _ = to.handle_datagram(t(now), from_addr.clone(), &buf);
+                        }
+                    }
+                    buf.clear();
+                }
+            }
+            while let Some(e) = dev.poll_event() {
+                if let ExchangeEvent::Incoming {
+                    exchange, message, ..
+                } = e
+                {
+                    let n = message.payload[0];
+                    *delivered.entry(n).or_default() += 1;
+                    dev.close_exchange(t(now), exchange);
+                }
+            }
+            while let Some(e) = ctl.poll_event() {
+                match e {
+                    ExchangeEvent::SendFailed { exchange, .. } => {
+                        failed.insert(by_exchange[&exchange]);
+                        ctl.close_exchange(t(now), exchange);
+                    }
+                    ExchangeEvent::Acked { exchange, .. } => ctl.close_exchange(t(now), exchange),
+                    _ => {}
+                }
+            }
+            if moved {
+                continue;
+            }
+            let next = [dev.poll_timeout(), ctl.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next else { break };
+            now = now.max(next.as_millis());
+            dev.handle_timeout(t(now));
+            ctl.handle_timeout(t(now));
+        }
+        for n in 0..messages {
+            let got = delivered.get(&n).copied().unwrap_or(0);
+            assert!(got <= 1, "message {n} delivered {got} times");
+            if !failed.contains(&n) {
+                assert_eq!(got, 1, "message {n} lost without SendFailed");
+            }
+        }
+        assert_eq!(dev.poll_timeout(), None);
+        assert_eq!(ctl.poll_timeout(), None);
+    }
+
+    #[test]
+    fn perfect_link_delivers_everything() {
+        run(1, 0, 0, 5);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn lossy_duplicating_link(seed: u64, drop_pct in 0u64..50, dup_pct in 0u64..50, messages in 1u8..6) {
+            run(seed, drop_pct, dup_pct, messages);
+        }
+    }
+}
+
+#[test]
+fn retry_limit_is_configurable() {
+    let config = ExchangeConfig {
+        mrp_max_transmissions: 2,
+        ..ExchangeConfig::default()
+    };
+    let mut ctl: Stack<FixedRng> = ExchangeManager::new(config, FixedRng(0));
+    let id = ctl.sessions_mut().allocate_session_id().unwrap();
+    let cs = ctl
+        .add_secure_session(t(0), DEV, params(id, 9, &KE, true))
+        .unwrap();
+    let x = ctl.new_exchange(cs, ProtocolId::INTERACTION_MODEL).unwrap();
+    let c = ctl.send(t(0), x, READ, b"").unwrap();
+    let _ = (drain(&mut ctl), events(&mut ctl));
+    ctl.handle_timeout(t(550));
+    assert_eq!(drain(&mut ctl).len(), 1, "one retransmission");
+    ctl.handle_timeout(t(1100));
+    assert!(drain(&mut ctl).is_empty());
+    assert_eq!(
+        events(&mut ctl),
+        [ExchangeEvent::SendFailed {
+            exchange: x,
+            counter: c
+        }]
+    );
+}

@@ -142,6 +142,13 @@ impl ImExchange {
         match opcode {
             Opcode::READ_REQUEST => {
                 let req = ReadRequest::parse(payload)?;
+                if req.attribute_requests.is_empty() && !req.has_event_requests {
+                    // §8.4.3.2: a read with no paths at all is refused.
+                    return Err(ImError::Refused {
+                        what: "ReadRequest without paths",
+                        status: Status::INVALID_ACTION,
+                    });
+                }
                 if req.has_event_requests {
                     debug!("event paths in ReadRequest ignored: no events are supported");
                 }

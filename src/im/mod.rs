@@ -23,7 +23,8 @@
 //! A report larger than the payload limit goes out in chunks with MoreChunkedMessages set; the
 //! exchange then waits for the peer's StatusResponse before producing the next chunk.
 //!
-//! Implemented: Read (concrete and wildcard attribute paths, DataVersion filters, chunking),
+//! Implemented: Read (concrete and wildcard attribute paths, WildcardPathFlags, DataVersion
+//! filters, chunking, long lists split into appended entries),
 //! Write (per-path statuses; writable attributes per cluster), Invoke (dispatch to clusters,
 //! path statuses), Timed requests, StatusResponse. Subscribe and events are not: a
 //! SubscribeRequest is answered with a StatusResponse (see [`ImExchange`]).

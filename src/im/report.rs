@@ -1,5 +1,7 @@
 //! Building ReportData for a read (Matter 1.3 §8.4.3 "Read Interaction", §10.7.3
 //! ReportDataMessage): path expansion, DataVersion filtering and chunking to a payload limit.
+//! A list attribute too large for one message is sent as a first part followed by entries
+//! appended with ListIndex null, as the CHIP SDK does.
 
 use std::collections::VecDeque;
 
@@ -9,13 +11,20 @@ use super::messages::write_status_ib;
 use super::model::{global, AttrError, DataModel};
 use super::path::{wildcard_flags as wf, AttributePath, ConcreteAttributePath};
 use super::{ImError, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
-use crate::tlv::{Tag, TlvError, TlvWriter};
+use crate::tlv::{Tag, TlvError, TlvReader, TlvWriter, Value};
 
-/// One entry of a report: a value to read, or a status for a concrete path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One entry of a report: a value to read, a status for a concrete path, or the rest of a list
+/// attribute too large for one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ReportItem {
     Data(ConcreteAttributePath),
     Status(ConcreteAttributePath, Status),
+    /// One list entry to append (ListIndex null), read at DataVersion `version`.
+    ListAppend {
+        path: ConcreteAttributePath,
+        version: u32,
+        entry: Vec<u8>,
+    },
 }
 
 /// Bytes the end of a ReportData needs after the last report: end of the AttributeReports array
@@ -58,13 +67,31 @@ impl Report {
         let _ = w
             .start_struct(Tag::Anonymous)
             .and_then(|()| w.start_array(Tag::Context(1)));
-        while let Some(&item) = self.items.front() {
+        while let Some(item) = self.items.front() {
             let cp = w.checkpoint();
             let path = item.path();
             let r = match write_item(model, item, &mut w) {
                 Err(ItemError::Status(s)) => {
                     w.rollback(cp);
-                    write_item(model, ReportItem::Status(path, s), &mut w)
+                    write_item(model, &ReportItem::Status(path, s), &mut w)
+                }
+                Err(ItemError::Tlv(TlvError::BufferFull))
+                    if sent == 0 && matches!(item, ReportItem::Data(_)) =>
+                {
+                    // Too large for any message: a list goes out as a first part plus
+                    // appended entries (Matter 1.3 §10.6.4.3.1, "Lists").
+                    w.rollback(cp);
+                    match split_list(model, path, &mut w) {
+                        Some(rest) => {
+                            self.items.pop_front();
+                            for entry in rest.into_iter().rev() {
+                                self.items.push_front(entry);
+                            }
+                            sent += 1;
+                            continue;
+                        }
+                        None => Err(ItemError::Tlv(TlvError::BufferFull)),
+                    }
                 }
                 other => other,
             };
@@ -84,7 +111,7 @@ impl Report {
                     w.rollback(cp);
                     warn!(?path, error = ?e, "attribute does not fit a report");
                     let st = ReportItem::Status(path, Status::RESOURCE_EXHAUSTED);
-                    if write_item(model, st, &mut w).is_err() {
+                    if write_item(model, &st, &mut w).is_err() {
                         w.rollback(cp);
                     }
                     self.items.pop_front();
@@ -104,11 +131,83 @@ impl Report {
 pub(crate) const MIN_PAYLOAD: usize = 64;
 
 impl ReportItem {
-    fn path(self) -> ConcreteAttributePath {
+    fn path(&self) -> ConcreteAttributePath {
         match self {
-            Self::Data(p) | Self::Status(p, _) => p,
+            Self::Data(p) | Self::Status(p, _) | Self::ListAppend { path: p, .. } => *p,
         }
     }
+}
+
+/// Writes the first part of list attribute `p` (as many entries as fit) and returns the other
+/// entries as append items; `None` if `p` is not a list or nothing fits.
+fn split_list(
+    model: &DataModel,
+    p: ConcreteAttributePath,
+    w: &mut TlvWriter<'_>,
+) -> Option<Vec<ReportItem>> {
+    let mut scratch = Vec::new();
+    model
+        .read_attribute(p, &mut TlvWriter::new(&mut scratch), Tag::Anonymous)
+        .ok()?;
+    let Ok(Value::Array(list)) = TlvReader::new(&scratch).read_element().map(|e| e.value) else {
+        return None;
+    };
+    let version = model.data_version(p.endpoint, p.cluster).unwrap_or(0);
+    let cp = w.checkpoint();
+    let saved = w.limit();
+    let mut first = || -> Result<usize, TlvError> {
+        w.start_struct(Tag::Anonymous)?;
+        w.start_struct(Tag::Context(1))?;
+        w.u32(Tag::Context(0), version)?;
+        p.write(w, Tag::Context(1))?;
+        w.start_array(Tag::Context(2))?;
+        // Keep room for closing the array and both structures.
+        w.set_limit(saved.map(|l| l.saturating_sub(3)));
+        let mut n = 0;
+        for e in list.iter() {
+            let e = e?;
+            let before = w.checkpoint();
+            if w.element(&e).is_err() {
+                w.rollback(before);
+                break;
+            }
+            n += 1;
+        }
+        w.set_limit(saved);
+        w.end_container()?;
+        w.end_container()?;
+        w.end_container()?;
+        Ok(n)
+    };
+    let result = first();
+    w.set_limit(saved);
+    let n = match result {
+        Ok(n) => n,
+        Err(_) => {
+            w.rollback(cp);
+            return None;
+        }
+    };
+    let mut rest = Vec::new();
+    for e in list.iter().skip(n) {
+        let e = e.ok()?;
+        let mut entry = Vec::new();
+        TlvWriter::new(&mut entry)
+            .value(Tag::Anonymous, &e.value)
+            .ok()?;
+        rest.push(ReportItem::ListAppend {
+            path: p,
+            version,
+            entry,
+        });
+    }
+    debug!(
+        ?p,
+        first = n,
+        appended = rest.len(),
+        "list attribute split across reports"
+    );
+    Some(rest)
 }
 
 #[derive(Debug)]
@@ -138,9 +237,34 @@ fn close(w: &mut TlvWriter<'_>, more: bool) -> Result<(), TlvError> {
 
 /// AttributeReportIB: `{1: AttributeDataIB {0: version, 1: path, 2: data}}` or
 /// `{0: AttributeStatusIB {0: path, 1: StatusIB}}` (§10.6.5).
-fn write_item(model: &DataModel, item: ReportItem, w: &mut TlvWriter<'_>) -> Result<(), ItemError> {
+fn write_item(
+    model: &DataModel,
+    item: &ReportItem,
+    w: &mut TlvWriter<'_>,
+) -> Result<(), ItemError> {
     match item {
-        ReportItem::Data(p) => {
+        ReportItem::ListAppend {
+            path,
+            version,
+            entry,
+        } => {
+            let value = TlvReader::new(entry)
+                .read_element()
+                .map_err(ItemError::Tlv)?
+                .value;
+            w.start_struct(Tag::Anonymous)?;
+            w.start_struct(Tag::Context(1))?;
+            w.u32(Tag::Context(0), *version)?;
+            AttributePath {
+                list_index: Some(None),
+                ..AttributePath::from(*path)
+            }
+            .write(w, Tag::Context(1))?;
+            w.value(Tag::Context(2), &value)?;
+            w.end_container()?;
+            Ok(w.end_container()?)
+        }
+        &ReportItem::Data(p) => {
             let version = model.data_version(p.endpoint, p.cluster).unwrap_or(0);
             w.start_struct(Tag::Anonymous)?;
             w.start_struct(Tag::Context(1))?;
@@ -155,7 +279,7 @@ fn write_item(model: &DataModel, item: ReportItem, w: &mut TlvWriter<'_>) -> Res
             w.end_container()?;
             Ok(w.end_container()?)
         }
-        ReportItem::Status(p, s) => {
+        &ReportItem::Status(p, s) => {
             w.start_struct(Tag::Anonymous)?;
             w.start_struct(Tag::Context(0))?;
             p.write(w, Tag::Context(0))?;

@@ -31,7 +31,10 @@ type Outcome = Result<TlvValue, Status>;
 
 #[derive(Debug)]
 struct Chunk {
+    /// Reports in order, list appends (ListIndex null) excluded.
     reports: Vec<(ConcreteAttributePath, Outcome)>,
+    /// Every report in order, with `true` for a list append.
+    raw: Vec<(ConcreteAttributePath, Outcome, bool)>,
     more: bool,
     suppress: bool,
     len: usize,
@@ -50,26 +53,55 @@ fn decode_report(payload: &[u8]) -> Chunk {
     let s = TlvReader::new(payload)
         .read_struct()
         .expect("ReportData is one structure");
-    let mut reports = Vec::new();
+    let mut raw = Vec::new();
     for r in s.array(1).unwrap().iter() {
         let r = r.unwrap().value.decode::<Container<'_>>().unwrap();
         if let Some(d) = r.opt_structure(1).unwrap() {
             assert!(d.u32(0).is_ok(), "DataVersion present");
             let v = TlvValue::from_value(&d.get::<crate::tlv::Value<'_>>(2).unwrap()).unwrap();
-            reports.push((path_of(&d.list(1).unwrap()), Ok(v)));
+            let path = d.list(1).unwrap();
+            let append = match path.opt_nullable::<u16>(5).unwrap() {
+                None => false,
+                Some(None) => true,
+                Some(Some(i)) => panic!("ListIndex {i} in a report"),
+            };
+            raw.push((path_of(&path), Ok(v), append));
         } else {
             let st = r.structure(0).unwrap();
             let code = st.structure(1).unwrap().u8(0).unwrap();
-            reports.push((path_of(&st.list(0).unwrap()), Err(Status(code))));
+            raw.push((path_of(&st.list(0).unwrap()), Err(Status(code)), false));
         }
     }
     assert_eq!(s.u8(0xFF), Ok(INTERACTION_MODEL_REVISION));
     Chunk {
-        reports,
+        reports: raw
+            .iter()
+            .filter(|r| !r.2)
+            .map(|r| (r.0, r.1.clone()))
+            .collect(),
+        raw,
         more: s.opt_bool(3).unwrap().unwrap_or(false),
         suppress: s.opt_bool(4).unwrap().unwrap_or(false),
         len: payload.len(),
     }
+}
+
+/// All reports of a read, with list appends merged into the list they extend, as a controller
+/// reassembles them.
+fn flatten(chunks: &[Chunk]) -> Vec<(ConcreteAttributePath, Outcome)> {
+    let mut out: Vec<(ConcreteAttributePath, Outcome)> = Vec::new();
+    for (path, v, append) in chunks.iter().flat_map(|c| c.raw.iter().cloned()) {
+        if !append {
+            out.push((path, v));
+            continue;
+        }
+        let Some((last, Ok(TlvValue::Array(items)))) = out.last_mut() else {
+            panic!("append to {path:?} without a list before it");
+        };
+        assert_eq!(*last, path, "append follows its own list");
+        items.push((crate::tlv::Tag::Anonymous, v.unwrap()));
+    }
+    out
 }
 
 fn status_of(m: &ImMessage) -> Status {
@@ -420,19 +452,16 @@ fn wildcard_read_of_endpoint_0_chunks_and_delivers_each_attribute_once() {
         );
         assert!(got.iter().all(|(_, v)| v.is_ok()));
     }
-    // At the minimum limit the largest attributes (AttributeList of Basic Information) cannot
-    // fit one message: they are reported as RESOURCE_EXHAUSTED, everything else still arrives.
+    // At the minimum limit the largest attribute (AttributeList of Basic Information) cannot
+    // fit one message: it goes out as a first part plus appended entries (ListIndex null),
+    // and reassembles to the same value as in one message.
+    let whole = flatten(&drive_read(&mut m, &req.encode(), 1024));
     let chunks = drive_read(&mut m, &req.encode(), 64);
-    let got: Vec<_> = chunks.iter().flat_map(|c| c.reports.iter()).collect();
-    assert_eq!(got.iter().map(|(p, _)| *p).collect::<Vec<_>>(), expected);
-    let exhausted: Vec<_> = got.iter().filter(|(_, v)| v.is_err()).collect();
     assert!(
-        !exhausted.is_empty() && exhausted.len() < 5,
-        "{exhausted:?}"
+        chunks.iter().any(|c| c.raw.iter().any(|r| r.2)),
+        "some list was split"
     );
-    assert!(exhausted
-        .iter()
-        .all(|(_, v)| *v == Err(Status::RESOURCE_EXHAUSTED)));
+    assert_eq!(flatten(&chunks), whole);
     // The full wildcard (no endpoint, cluster or attribute) reads the same set.
     let all = read(&mut m, &[AttributePath::default()]);
     assert_eq!(all.iter().map(|(p, _)| *p).collect::<Vec<_>>(), expected);
@@ -559,6 +588,27 @@ fn malformed_and_unexpected_requests_get_invalid_action() {
         }
         assert!(ex.is_done());
     }
+    // A read without any path: INVALID_ACTION. With only event paths: an empty report.
+    let mut ex = ImExchange::new(1024);
+    ex.handle_message(
+        Instant::ZERO,
+        &mut m,
+        Opcode::READ_REQUEST,
+        &hex!("15 36 00 18 28 03 24 ff 0b 18"),
+    );
+    assert_eq!(
+        status_of(&ex.poll_message().unwrap()),
+        Status::INVALID_ACTION
+    );
+    let mut ex = ImExchange::new(1024);
+    ex.handle_message(
+        Instant::ZERO,
+        &mut m,
+        Opcode::READ_REQUEST,
+        &hex!("15 36 01 17 24 01 00 18 18 28 03 18"),
+    );
+    let c = decode_report(&ex.poll_message().unwrap().payload);
+    assert!(c.reports.is_empty() && c.suppress);
     // An endpoint id wider than 16 bits is a type error: INVALID_ACTION.
     let mut ex = ImExchange::new(1024);
     ex.handle_message(
@@ -865,8 +915,10 @@ proptest! {
         let mut m = DataModel::root_node(info, 1);
         let req = ReadRequest { attribute_requests: vec![AttributePath::default()], ..ReadRequest::default() };
         let chunks = drive_read(&mut m, &req.encode(), limit);
-        let paths: Vec<_> = chunks.iter().flat_map(|c| c.reports.iter().map(|(p, _)| *p)).collect();
+        let got = flatten(&chunks);
+        let paths: Vec<_> = got.iter().map(|(p, _)| *p).collect();
         prop_assert_eq!(paths, all_concrete_paths(&m));
+        prop_assert_eq!(got, flatten(&drive_read(&mut m, &req.encode(), 4096)));
     }
 
     /// Arbitrary bytes as any IM request never panic and always get an answer or nothing.
@@ -877,4 +929,59 @@ proptest! {
         ex.handle_message(Instant::ZERO, &mut m, Opcode(op), &bytes);
         let _ = ex.poll_message();
     }
+}
+
+/// A cluster with no attributes of its own, to populate endpoints in tests.
+struct Dummy(u32);
+
+impl Cluster for Dummy {
+    fn id(&self) -> u32 {
+        self.0
+    }
+    fn revision(&self) -> u16 {
+        1
+    }
+    fn attributes(&self) -> &[u32] {
+        &[]
+    }
+    fn read(
+        &self,
+        _: &ReadContext<'_>,
+        _: u32,
+        _: &mut crate::tlv::TlvWriter<'_>,
+        _: crate::tlv::Tag,
+    ) -> Result<(), AttrError> {
+        Err(AttrError::Status(Status::UNSUPPORTED_ATTRIBUTE))
+    }
+}
+
+#[test]
+fn long_list_is_split_into_first_part_and_appends() {
+    let mut m = model();
+    let ep = m.endpoint_mut(0).unwrap();
+    for c in 0..60u32 {
+        ep.add_cluster(Box::new(Dummy(0xFFF1_FC00 + c)), c);
+    }
+    let server_list = AttributePath::concrete(0, id::DESCRIPTOR, 1);
+    let req = ReadRequest {
+        attribute_requests: vec![server_list, AttributePath::concrete(0, 0x28, 4)],
+        ..ReadRequest::default()
+    };
+    let chunks = drive_read(&mut m, &req.encode(), 128);
+    assert!(chunks.len() > 3);
+    // The first part carries some entries, not none; the rest are appends.
+    let first = &chunks[0].raw[0];
+    assert!(!first.2);
+    let Ok(TlvValue::Array(items)) = &first.1 else {
+        panic!("{first:?}")
+    };
+    assert!(!items.is_empty() && items.len() < 62);
+    let got = flatten(&chunks);
+    assert_eq!(got.len(), 2);
+    let Ok(TlvValue::Array(all)) = &got[0].1 else {
+        panic!()
+    };
+    assert_eq!(all.len(), 62);
+    assert_eq!(got[1], (cp(0, 0x28, 4), Ok(TlvValue::UInt(0x8000))));
+    assert_eq!(got, flatten(&drive_read(&mut m, &req.encode(), 4096)));
 }

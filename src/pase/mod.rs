@@ -31,6 +31,7 @@ use crate::message::{
     GeneralCode, MessageError, SecureChannelOpcode, SecureChannelStatus, StatusReport,
 };
 use crate::session::params::SessionParameters;
+use crate::session::PaseHandover;
 
 pub mod initiator;
 pub mod messages;
@@ -110,6 +111,19 @@ impl Established {
     /// What the peer said about itself (MRP intervals, revisions); fields it left out are `None`.
     pub fn peer_params(&self) -> &SessionParameters {
         &self.peer_params
+    }
+
+    /// What the session layer needs to create the PASE session (Matter 1.3 §4.14.1.4): the
+    /// session ids, `Ke`, our role and the peer's parameters. The copy of `Ke` it holds is
+    /// zeroized when the handover is dropped, as is this outcome's.
+    pub fn handover(&self) -> PaseHandover {
+        PaseHandover {
+            local_session_id: self.local_session_id,
+            peer_session_id: self.peer_session_id,
+            ke: zeroize::Zeroizing::new(*self.secret.as_bytes()),
+            is_initiator: self.role == Role::Initiator,
+            peer_parameters: self.peer_params,
+        }
     }
 
     /// The SPAKE2+ shared secret `Ke`, input of `HKDF(Ke, "SessionKeys")`. Never log it.

@@ -42,6 +42,11 @@ impl Default for SessionManagerConfig {
 
 /// What PASE hands over once Pake3 is verified: the session ids, Ke, our role and the peer's
 /// session parameters. The secure session derives its keys from Ke with an empty salt.
+///
+/// From a `pase::Established` `e` (the node layer does this, as PASE sits above sessions):
+/// `local_session_id: e.local_session_id()`, `peer_session_id: e.peer_session_id()`,
+/// `ke: Zeroizing::new(*e.shared_secret().as_bytes())`,
+/// `is_initiator: e.role() == pase::Role::Initiator`, `peer_parameters: *e.peer_params()`.
 #[derive(Debug)]
 pub struct PaseHandover {
     /// Our session id (allocated with [`SessionManager::allocate_session_id`]).
@@ -648,7 +653,7 @@ impl<A: PeerAddress, C> SessionManager<A, C> {
         node_id: u64,
         role: UnsecuredRole,
     ) -> SessionRef {
-        let unsecured = self.slots.len() - self.by_local_id.len();
+        let unsecured = self.slots.len().saturating_sub(self.by_local_id.len());
         if unsecured >= self.config.max_unsecured_sessions.max(1) {
             // Evict the least recently active unsecured session: a stalled PASE attempt must
             // not lock out the next commissioner.

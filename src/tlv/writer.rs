@@ -315,6 +315,11 @@ impl<'b> TlvWriter<'b> {
         self.buf.len() - self.start
     }
 
+    /// The limit on the bytes this writer appends, if any (as given to [`TlvWriter::set_limit`]).
+    pub fn limit(&self) -> Option<usize> {
+        (self.limit != usize::MAX).then(|| self.limit - self.start)
+    }
+
     /// Bytes that may still be written before the limit (`usize::MAX`-ish without one).
     pub fn remaining(&self) -> usize {
         self.limit.saturating_sub(self.buf.len())

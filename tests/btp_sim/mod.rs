@@ -13,6 +13,9 @@ use std::collections::VecDeque;
 use matter_ble::btp::{BtpConfig, BtpEngine, BtpError, BtpEvent, FrameKind};
 use matter_ble::time::{Duration, Instant};
 
+/// Alters a value in flight; the flag is `true` for central -> peripheral.
+pub type Tamper = Box<dyn FnMut(bool, &mut Vec<u8>)>;
+
 /// When the central subscribes to C2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubscribeOrder {
@@ -42,6 +45,9 @@ pub struct Pair {
     pub subscribe_order: SubscribeOrder,
     /// While set, values in flight are lost, and so are their GATT confirmations (a dead link).
     pub lose_everything: bool,
+    /// Called on every value just before it is delivered (`true`: central -> peripheral); may
+    /// change it in place (tampering tests).
+    pub tamper: Option<Tamper>,
     /// Every value the central handed to GATT, with its kind.
     pub writes: Vec<(FrameKind, Vec<u8>)>,
     /// Every value the peripheral handed to GATT, with its kind.
@@ -80,6 +86,7 @@ impl Pair {
             latency: Duration::from_millis(15),
             subscribe_order: SubscribeOrder::AfterRequest,
             lose_everything: false,
+            tamper: None,
             writes: Vec::new(),
             indications: Vec::new(),
             write_times: Vec::new(),
@@ -178,16 +185,22 @@ impl Pair {
     fn deliver(&mut self, action: Action) {
         let now = self.now;
         match action {
-            Action::ToPeripheral(v) => {
+            Action::ToPeripheral(mut v) => {
                 if self.lose_everything {
                     return;
+                }
+                if let Some(t) = self.tamper.as_mut() {
+                    t(true, &mut v);
                 }
                 self.peripheral.handle_segment(now, &v);
                 self.schedule(now + self.latency, Action::ConfirmCentral);
             }
-            Action::ToCentral(v) => {
+            Action::ToCentral(mut v) => {
                 if self.lose_everything {
                     return;
+                }
+                if let Some(t) = self.tamper.as_mut() {
+                    t(false, &mut v);
                 }
                 self.central.handle_segment(now, &v);
                 self.schedule(now + self.latency, Action::ConfirmPeripheral);
