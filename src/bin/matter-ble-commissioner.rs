@@ -1,0 +1,669 @@
+//! `matter-ble-commissioner`: our own BLE central as a test commissioner (issue 6, "Real input"
+//! item 4). It scans with btleplug for a commissionable Matter advertisement with the given
+//! discriminator, connects, runs the BTP central ([`BtpEngine::central`]) over the GATT service
+//! (C1 written with response, C2 indications subscribed), PASE with the passcode and a read of
+//! Basic Information VendorName/ProductID over the PASE session ([`Commissioner`]), then closes
+//! the session with CloseSession and disconnects.
+//!
+//! It only moves bytes: every protocol rule lives in the sans-IO engines, the same ones the
+//! device runs. One JSON object goes to stdout with the wall times (scan → device found →
+//! connected; from connected: → BTP established (GATT discovery included), → PASE established,
+//! → first encrypted response, → read done); logs go to stderr (`RUST_LOG`).
+//!
+//! Exit status: 0 read done; 3 PASE failed; 4 PASE worked, the read failed; 5 no device with
+//! that discriminator was found; 6 connecting, GATT discovery or BTP failed; 1 other errors;
+//! 2 bad command line.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::time::{Duration, Instant as WallInstant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use btleplug::api::{
+    Central, CentralEvent, Characteristic, Manager as _, Peripheral as _, ScanFilter,
+    ValueNotification, WriteType,
+};
+use btleplug::platform::{Adapter, Manager, Peripheral};
+use clap::Parser;
+use futures::{Stream, StreamExt};
+use tracing::{debug, info, warn};
+
+use matter_ble::ble::gatt::{C1_UUID, C2_UUID, MATTER_SERVICE_UUID};
+use matter_ble::ble::LinkClock;
+use matter_ble::btp::{BtpConfig, BtpEngine, BtpEvent, SendError};
+use matter_ble::commissioner::{Commissioner, CommissionerEvent};
+use matter_ble::im::AttributePath;
+use matter_ble::node::{BleLinkId, PeerAddr};
+use matter_ble::rng::OsRng;
+use matter_ble::time::Instant;
+use matter_ble::tlv::TlvValue;
+
+/// Scan for a Matter device by discriminator, connect over BLE, PASE, read Basic Information.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Bluetooth adapter to scan with (e.g. hci1); default: the first one BlueZ lists.
+    #[arg(long)]
+    adapter: Option<String>,
+    /// The device's 12-bit discriminator (0..=4095), as advertised.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=0xFFF))]
+    discriminator: u16,
+    /// The setup passcode for PASE (a wrong one is allowed: it tests the device's rejection).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=0x7FF_FFFF))]
+    passcode: u32,
+    /// Seconds allowed for the whole run (scan, connect, BTP, PASE, read).
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+/// Basic Information (cluster 0x0028) on endpoint 0: VendorName (0x0001), ProductID (0x0004).
+const BASIC_INFORMATION: u32 = 0x0028;
+const VENDOR_NAME: u32 = 0x0001;
+const PRODUCT_ID: u32 = 0x0004;
+
+/// Matter BLE service data: opcode 0x00 = commissionable (Matter Core spec §5.4.2.5.6 "Advertising Data", 1.4 numbering).
+const OPCODE_COMMISSIONABLE: u8 = 0x00;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Ok = 0,
+    Internal = 1,
+    Pase = 3,
+    Read = 4,
+    NotFound = 5,
+    Link = 6,
+}
+
+/// What the run measured and found; printed as JSON.
+#[derive(Default)]
+struct Report {
+    adapter: Option<String>,
+    device: Option<String>,
+    att_mtu: Option<u16>,
+    fragment_size: Option<u16>,
+    window: Option<u8>,
+    scan_ms: Option<f64>,
+    scan_to_connect_ms: Option<f64>,
+    connect_ms: Option<f64>,
+    connect_to_btp_ms: Option<f64>,
+    connect_to_pase_ms: Option<f64>,
+    pase_ms: Option<f64>,
+    connect_to_first_encrypted_ms: Option<f64>,
+    connect_to_read_ms: Option<f64>,
+    read_ms: Option<f64>,
+    btp_established: bool,
+    pase_ok: bool,
+    vendor_name: Option<String>,
+    product_id: Option<u64>,
+    error: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Internal as u8);
+        }
+    };
+    let mut report = Report::default();
+    let timeout = Duration::from_secs(args.timeout);
+    let exit = rt.block_on(async {
+        match tokio::time::timeout(timeout, run(&args, &mut report)).await {
+            Ok(Ok(())) => Exit::Ok,
+            Ok(Err(failure)) => {
+                report.error = Some(format!("{:#}", failure.error));
+                failure.exit
+            }
+            Err(_) => {
+                report.error = Some(format!("timed out after {} s", args.timeout));
+                if report.device.is_none() {
+                    Exit::NotFound
+                } else if !report.btp_established {
+                    Exit::Link
+                } else if !report.pase_ok {
+                    Exit::Pase
+                } else {
+                    Exit::Read
+                }
+            }
+        }
+    });
+    // Give btleplug's D-Bus tasks no chance to hold the process: the JSON is the result.
+    println!("{}", report.to_json(exit));
+    ExitCode::from(exit as u8)
+}
+
+struct Failure {
+    exit: Exit,
+    error: anyhow::Error,
+}
+
+trait ExitContext<T> {
+    fn exit(self, exit: Exit) -> Result<T, Failure>;
+}
+
+impl<T> ExitContext<T> for Result<T> {
+    fn exit(self, exit: Exit) -> Result<T, Failure> {
+        self.map_err(|error| Failure { exit, error })
+    }
+}
+
+async fn run(args: &Args, report: &mut Report) -> Result<(), Failure> {
+    let adapter = open_adapter(args.adapter.as_deref())
+        .await
+        .exit(Exit::Internal)?;
+    report.adapter = Some(
+        adapter
+            .adapter_info()
+            .await
+            .unwrap_or_else(|_| args.adapter.clone().unwrap_or_default()),
+    );
+
+    let t_scan = WallInstant::now();
+    let peripheral = scan(&adapter, args.discriminator)
+        .await
+        .exit(Exit::NotFound)?;
+    report.device = Some(peripheral.address().to_string());
+    let t_found = WallInstant::now();
+    report.scan_ms = Some(ms(t_scan, t_found));
+    peripheral
+        .connect()
+        .await
+        .context("connecting")
+        .exit(Exit::Link)?;
+    // "Connected" as the CHIP central logs it ("New device connected"): the link is up, GATT
+    // discovery comes next and counts toward connect -> BTP, as it does there.
+    let t_connect = WallInstant::now();
+    report.connect_ms = Some(ms(t_found, t_connect));
+    report.scan_to_connect_ms = Some(ms(t_scan, t_connect));
+
+    let link = Link::discover(&peripheral).await.exit(Exit::Link)?;
+    report.att_mtu = Some(link.mtu);
+    let result = drive(args, &link, t_connect, report).await;
+    if let Err(e) = peripheral.disconnect().await {
+        debug!(error = %e, "disconnect");
+    }
+    result
+}
+
+async fn open_adapter(name: Option<&str>) -> Result<Adapter> {
+    let manager = Manager::new()
+        .await
+        .context("connecting to BlueZ over the system bus (is bluetoothd running?)")?;
+    let adapters = manager.adapters().await.context("listing adapters")?;
+    let mut names = Vec::new();
+    for a in adapters {
+        // BlueZ backend: "hci1 (usb:v1D6Bp0246d0540)".
+        let info = a.adapter_info().await.unwrap_or_default();
+        let id = info
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if name.is_none_or(|n| n == id) {
+            return Ok(a);
+        }
+        names.push(id);
+    }
+    match name {
+        Some(n) => bail!("adapter {n} not found (adapters: {})", names.join(", ")),
+        None => bail!("no Bluetooth adapter"),
+    }
+}
+
+/// The discriminator of a commissionable Matter advertisement (service data of 0xFFF6:
+/// opcode, then u16 LE with the discriminator in bits 0-11), Matter Core spec §5.4.2.5.6 (1.4 numbering).
+fn advertised_discriminator(service_data: &[u8]) -> Option<u16> {
+    match service_data {
+        [OPCODE_COMMISSIONABLE, lo, hi, ..] => Some(u16::from_le_bytes([*lo, *hi]) & 0x0FFF),
+        _ => None,
+    }
+}
+
+async fn matches(p: &Peripheral, discriminator: u16) -> bool {
+    let Ok(Some(props)) = p.properties().await else {
+        return false;
+    };
+    props
+        .service_data
+        .get(&MATTER_SERVICE_UUID)
+        .and_then(|d| advertised_discriminator(d))
+        .is_some_and(|d| d == discriminator)
+}
+
+async fn scan(adapter: &Adapter, discriminator: u16) -> Result<Peripheral> {
+    let mut events = adapter
+        .events()
+        .await
+        .context("subscribing to scan events")?;
+    adapter
+        .start_scan(ScanFilter::default())
+        .await
+        .context("starting the scan")?;
+    info!(discriminator, "scanning for a commissionable Matter device");
+    // Devices BlueZ already knows come as synthesised DeviceDiscovered events first.
+    let found = loop {
+        let Some(ev) = events.next().await else {
+            bail!("the adapter's event stream ended");
+        };
+        let id = match ev {
+            CentralEvent::DeviceDiscovered(id)
+            | CentralEvent::DeviceUpdated(id)
+            | CentralEvent::ServiceDataAdvertisement { id, .. }
+            | CentralEvent::ServicesAdvertisement { id, .. } => id,
+            _ => continue,
+        };
+        let Ok(p) = adapter.peripheral(&id).await else {
+            continue;
+        };
+        if matches(&p, discriminator).await {
+            break p;
+        }
+    };
+    if let Err(e) = adapter.stop_scan().await {
+        debug!(error = %e, "stop scan");
+    }
+    info!(device = %found.address(), "found the device");
+    Ok(found)
+}
+
+/// A connected Matter GATT service.
+struct Link<'a> {
+    peripheral: &'a Peripheral,
+    c1: Characteristic,
+    c2: Characteristic,
+    mtu: u16,
+}
+
+impl<'a> Link<'a> {
+    /// GATT discovery on a connected peripheral: the Matter service's C1 and C2.
+    async fn discover(peripheral: &'a Peripheral) -> Result<Self> {
+        peripheral
+            .discover_services()
+            .await
+            .context("discovering GATT services")?;
+        let find = |uuid| {
+            peripheral
+                .characteristics()
+                .into_iter()
+                .find(|c| c.uuid == uuid && c.service_uuid == MATTER_SERVICE_UUID)
+                .ok_or_else(|| anyhow!("the Matter service lacks characteristic {uuid}"))
+        };
+        let c1 = find(C1_UUID)?;
+        let c2 = find(C2_UUID)?;
+        let mtu = peripheral.mtu();
+        info!(mtu, "Matter service found");
+        Ok(Self {
+            peripheral,
+            c1,
+            c2,
+            mtu,
+        })
+    }
+}
+
+type Notifications = Pin<Box<dyn Stream<Item = ValueNotification> + Send>>;
+
+/// The BTP + commissioner loop: one input at a time, then drain every output (style §3).
+async fn drive(
+    args: &Args,
+    link: &Link<'_>,
+    t_connect: WallInstant,
+    report: &mut Report,
+) -> Result<(), Failure> {
+    let clock = LinkClock::new();
+    let mut notifications: Notifications = link
+        .peripheral
+        .notifications()
+        .await
+        .context("C2 notification stream")
+        .exit(Exit::Link)?;
+    // The ATT MTU goes into the handshake request (BlueZ reports the negotiated one).
+    let mut btp = BtpEngine::central(BtpConfig::default(), Some(link.mtu));
+    let mut commissioner: Option<Commissioner<OsRng>> = None;
+    let mut to_device: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut subscribed = false;
+    let mut t_pase_start = None;
+    let mut t_read_start = None;
+    let mut buf = Vec::new();
+    let peer = PeerAddr::Ble(BleLinkId(0));
+    let paths = [
+        AttributePath::concrete(0, BASIC_INFORMATION, VENDOR_NAME),
+        AttributePath::concrete(0, BASIC_INFORMATION, PRODUCT_ID),
+    ];
+
+    loop {
+        // D: BTP segments out (each write waits for its response: one in flight).
+        let now = clock.now();
+        buf.clear();
+        if btp.poll_transmit(now, &mut buf).is_some() {
+            debug!(len = buf.len(), "C1 write");
+            link.peripheral
+                .write(&link.c1, &buf, WriteType::WithResponse)
+                .await
+                .context("writing C1")
+                .exit(Exit::Link)?;
+            btp.handle_indication_done(clock.now());
+            // The handshake request is written first, then C2 is subscribed (as the CHIP
+            // central does; the device answers once both happened).
+            if !subscribed {
+                link.peripheral
+                    .subscribe(&link.c2)
+                    .await
+                    .context("subscribing to C2")
+                    .exit(Exit::Link)?;
+                subscribed = true;
+                btp.handle_subscribed(clock.now());
+            }
+            continue;
+        }
+        let now = clock.now();
+        while let Some(ev) = btp.poll_event() {
+            match ev {
+                BtpEvent::Established {
+                    fragment_size,
+                    window,
+                    ..
+                } => {
+                    report.btp_established = true;
+                    report.fragment_size = Some(fragment_size);
+                    report.window = Some(window);
+                    report.connect_to_btp_ms = Some(ms(t_connect, WallInstant::now()));
+                    info!(fragment_size, window, "BTP session established");
+                    t_pase_start = Some(WallInstant::now());
+                    let c = Commissioner::start(now, peer, args.passcode, OsRng, OsRng)
+                        .map_err(|e| anyhow!("starting PASE: {e}"))
+                        .exit(Exit::Internal)?;
+                    commissioner = Some(c);
+                }
+                BtpEvent::SduReceived(sdu) => {
+                    if report.pase_ok && report.connect_to_first_encrypted_ms.is_none() {
+                        report.connect_to_first_encrypted_ms =
+                            Some(ms(t_connect, WallInstant::now()));
+                    }
+                    if let Some(c) = commissioner.as_mut() {
+                        c.handle_datagram(now, &sdu);
+                    }
+                }
+                BtpEvent::DataLost {
+                    outbound_sdus,
+                    inbound_bytes,
+                } => warn!(outbound_sdus, inbound_bytes, "BTP closing with data lost"),
+                BtpEvent::Closed { reason } => {
+                    let exit = if !report.btp_established {
+                        Exit::Link
+                    } else if !report.pase_ok {
+                        Exit::Pase
+                    } else {
+                        Exit::Read
+                    };
+                    return Err(anyhow!("BTP session closed: {reason}")).exit(exit);
+                }
+                other => debug!(?other, "BTP event"),
+            }
+        }
+        if let Some(c) = commissioner.as_mut() {
+            // A command issued on an event (the read after PASE) queues output: drain again.
+            let mut more = true;
+            while std::mem::take(&mut more) {
+                while c.poll_transmit(now, &mut buf).is_some() {
+                    to_device.push_back(std::mem::take(&mut buf));
+                }
+                while let Some(ev) = c.poll_event() {
+                    more = true;
+                    match ev {
+                        CommissionerEvent::PaseEstablished { .. } => {
+                            report.pase_ok = true;
+                            report.connect_to_pase_ms = Some(ms(t_connect, WallInstant::now()));
+                            report.pase_ms = t_pase_start.map(|t| ms(t, WallInstant::now()));
+                            info!("PASE established; reading Basic Information");
+                            t_read_start = Some(WallInstant::now());
+                            c.read(now, &paths)
+                                .map_err(|e| anyhow!("read: {e}"))
+                                .exit(Exit::Read)?;
+                        }
+                        CommissionerEvent::PaseFailed(e) => {
+                            report.pase_ms = t_pase_start.map(|t| ms(t, WallInstant::now()));
+                            return Err(anyhow!("PASE failed: {e}")).exit(Exit::Pase);
+                        }
+                        CommissionerEvent::SessionRejected(e) => {
+                            return Err(anyhow!("PASE session rejected locally: {e}"))
+                                .exit(Exit::Pase);
+                        }
+                        CommissionerEvent::ReadDone { reports, chunks } => {
+                            report.connect_to_read_ms = Some(ms(t_connect, WallInstant::now()));
+                            report.read_ms = t_read_start.map(|t| ms(t, WallInstant::now()));
+                            debug!(chunks, "read done");
+                            for r in reports {
+                                match (r.cluster, r.attribute, r.value) {
+                                    (BASIC_INFORMATION, VENDOR_NAME, Ok(TlvValue::Utf8(s))) => {
+                                        report.vendor_name = Some(s);
+                                    }
+                                    (BASIC_INFORMATION, PRODUCT_ID, Ok(TlvValue::UInt(v))) => {
+                                        report.product_id = Some(v);
+                                    }
+                                    (cluster, attribute, value) => {
+                                        warn!(cluster, attribute, ?value, "unexpected report");
+                                    }
+                                }
+                            }
+                            if report.vendor_name.is_none() || report.product_id.is_none() {
+                                return Err(anyhow!("the read lacks VendorName or ProductID"))
+                                    .exit(Exit::Read);
+                            }
+                            info!(vendor_name = ?report.vendor_name, product_id = ?report.product_id, "read done");
+                            close(c, &mut btp, link, &clock).await;
+                            return Ok(());
+                        }
+                        CommissionerEvent::ReadFailed(e) => {
+                            return Err(anyhow!("read failed: {e}")).exit(Exit::Read);
+                        }
+                        CommissionerEvent::SessionClosed => {
+                            return Err(anyhow!("the device closed the session")).exit(Exit::Read);
+                        }
+                        other => debug!(?other, "commissioner event"),
+                    }
+                }
+            }
+        }
+        // SDUs into BTP, keeping order; Busy leaves the rest for later.
+        let mut queued = false;
+        while let Some(sdu) = to_device.pop_front() {
+            match btp.send_sdu(now, sdu.clone()) {
+                Ok(()) => queued = true,
+                Err(SendError::Busy) => {
+                    to_device.push_front(sdu);
+                    break;
+                }
+                Err(e) => return Err(anyhow!("BTP refused an SDU: {e}")).exit(Exit::Link),
+            }
+        }
+        if queued {
+            continue;
+        }
+
+        // B: wait for one input.
+        let deadline = [
+            btp.poll_timeout(),
+            commissioner.as_ref().and_then(Commissioner::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(d) = deadline.filter(|d| *d <= clock.now()) {
+            fire(&mut btp, commissioner.as_mut(), d.max(clock.now()));
+            continue;
+        }
+        tokio::select! {
+            n = notifications.next() => match n {
+                Some(n) if n.uuid == C2_UUID => {
+                    debug!(len = n.value.len(), "C2 indication");
+                    btp.handle_segment(clock.now(), &n.value);
+                }
+                Some(_) => {}
+                None => {
+                    btp.handle_disconnected(clock.now());
+                }
+            },
+            () = sleep_until(deadline.map(|d| clock.to_tokio(d))) => {
+                fire(&mut btp, commissioner.as_mut(), clock.now());
+            }
+        }
+    }
+}
+
+fn fire(btp: &mut BtpEngine, commissioner: Option<&mut Commissioner<OsRng>>, now: Instant) {
+    btp.handle_timeout(now);
+    if let Some(c) = commissioner {
+        c.handle_timeout(now);
+    }
+}
+
+/// CloseSession to the device, moved out through BTP before the disconnect (best effort: the
+/// device also closes the session when the link goes).
+async fn close(
+    c: &mut Commissioner<OsRng>,
+    btp: &mut BtpEngine,
+    link: &Link<'_>,
+    clock: &LinkClock,
+) {
+    let now = clock.now();
+    c.close(now);
+    let mut buf = Vec::new();
+    while c.poll_transmit(now, &mut buf).is_some() {
+        if let Err(e) = btp.send_sdu(now, std::mem::take(&mut buf)) {
+            debug!(error = %e, "CloseSession not queued");
+        }
+    }
+    for _ in 0..8 {
+        buf.clear();
+        if btp.poll_transmit(clock.now(), &mut buf).is_none() {
+            break;
+        }
+        if link
+            .peripheral
+            .write(&link.c1, &buf, WriteType::WithResponse)
+            .await
+            .is_err()
+        {
+            break;
+        }
+        btp.handle_indication_done(clock.now());
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn ms(from: WallInstant, to: WallInstant) -> f64 {
+    (to.saturating_duration_since(from).as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+impl Report {
+    fn to_json(&self, exit: Exit) -> String {
+        let mut fields: Vec<(&str, String)> = vec![
+            ("peer", json_str("matter-ble-commissioner")),
+            ("transport", json_str("ble")),
+        ];
+        let opt_str = |v: &Option<String>| v.as_deref().map_or("null".into(), json_str);
+        let opt_num = |v: Option<f64>| v.map_or("null".into(), |v| format!("{v:.1}"));
+        fields.push(("adapter", opt_str(&self.adapter)));
+        fields.push(("device", opt_str(&self.device)));
+        fields.push((
+            "att_mtu",
+            self.att_mtu.map_or("null".into(), |v| v.to_string()),
+        ));
+        fields.push((
+            "fragment_size",
+            self.fragment_size.map_or("null".into(), |v| v.to_string()),
+        ));
+        fields.push((
+            "window",
+            self.window.map_or("null".into(), |v| v.to_string()),
+        ));
+        fields.push(("scan_ms", opt_num(self.scan_ms)));
+        fields.push(("scan_to_connect_ms", opt_num(self.scan_to_connect_ms)));
+        fields.push(("connect_ms", opt_num(self.connect_ms)));
+        fields.push(("connect_to_btp_ms", opt_num(self.connect_to_btp_ms)));
+        fields.push(("connect_to_pase_ms", opt_num(self.connect_to_pase_ms)));
+        fields.push(("pase_ms", opt_num(self.pase_ms)));
+        fields.push((
+            "connect_to_first_encrypted_ms",
+            opt_num(self.connect_to_first_encrypted_ms),
+        ));
+        fields.push(("connect_to_read_ms", opt_num(self.connect_to_read_ms)));
+        fields.push(("read_ms", opt_num(self.read_ms)));
+        fields.push(("btp_established", self.btp_established.to_string()));
+        fields.push(("pase_ok", self.pase_ok.to_string()));
+        fields.push(("vendor_name", opt_str(&self.vendor_name)));
+        fields.push((
+            "product_id",
+            self.product_id.map_or("null".into(), |v| v.to_string()),
+        ));
+        fields.push(("error", opt_str(&self.error)));
+        fields.push(("ok", (exit == Exit::Ok).to_string()));
+        fields.push(("exit_code", (exit as u8).to_string()));
+        let body: Vec<String> = fields
+            .into_iter()
+            .map(|(k, v)| format!("{}: {v}", json_str(k)))
+            .collect();
+        format!("{{{}}}", body.join(", "))
+    }
+}
+
+/// A JSON string literal (RFC 8259 §7 escapes).
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discriminator_from_service_data() {
+        // Our own advertisement's service data for discriminator 3840, vendor 0xFFF1, product
+        // 0x8001 (the golden bytes of src/ble/advertisement.rs).
+        assert_eq!(
+            advertised_discriminator(&[0x00, 0x00, 0x0F, 0xF1, 0xFF, 0x01, 0x80, 0x00]),
+            Some(3840)
+        );
+        // The version nibble (bits 12-15) is not part of the discriminator.
+        assert_eq!(advertised_discriminator(&[0x00, 0xFF, 0xFF]), Some(0xFFF));
+        // Not commissionable, or too short.
+        assert_eq!(advertised_discriminator(&[0x01, 0x00, 0x0F]), None);
+        assert_eq!(advertised_discriminator(&[0x00, 0x00]), None);
+        assert_eq!(advertised_discriminator(&[]), None);
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+}
