@@ -62,6 +62,41 @@ pub trait Session {
     }
 }
 
+/// When a session last sent or received, and last received: the bookkeeping every session kind
+/// shares behind [`Session::last_activity`], [`Session::last_received`] and
+/// [`Session::notify_activity`]. Time never goes backwards here, even if a caller's does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Activity {
+    last_activity: Instant,
+    last_received: Option<Instant>,
+}
+
+impl Activity {
+    /// Created at `now`, nothing received yet.
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            last_activity: now,
+            last_received: None,
+        }
+    }
+
+    pub(crate) fn last_activity(&self) -> Instant {
+        self.last_activity
+    }
+
+    pub(crate) fn last_received(&self) -> Option<Instant> {
+        self.last_received
+    }
+
+    /// A message went out, or came in when `received`.
+    pub(crate) fn notify(&mut self, now: Instant, received: bool) {
+        self.last_activity = self.last_activity.max(now);
+        if received {
+            self.last_received = Some(self.last_received.map_or(now, |t| t.max(now)));
+        }
+    }
+}
+
 /// A transport address of a peer. The node layer implements it for its address type.
 pub trait PeerAddress: Clone + Eq + Hash + fmt::Debug {
     /// Whether the transport is reliable (BTP, TCP): MRP is off for sessions over it.
@@ -121,3 +156,22 @@ pub enum SessionError {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod activity_tests {
+    use super::Activity;
+    use crate::time::Instant;
+
+    #[test]
+    fn activity_never_goes_backwards_and_tracks_receptions_apart() {
+        let t = Instant::from_millis;
+        let mut a = Activity::new(t(10));
+        assert_eq!((a.last_activity(), a.last_received()), (t(10), None));
+        a.notify(t(20), false);
+        assert_eq!((a.last_activity(), a.last_received()), (t(20), None));
+        a.notify(t(30), true);
+        // An older timestamp (a caller's clock hiccup) moves neither instant back.
+        a.notify(t(25), true);
+        assert_eq!((a.last_activity(), a.last_received()), (t(30), Some(t(30))));
+    }
+}

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use super::counter::{CounterVerdict, MessageCounter, ReceptionState};
 use super::keys::{self, CcmKey, SessionKeys, KEY_LEN, MAX_CCM_INPUT, MIC_LEN};
 use super::params::{MrpParameters, SessionParameters};
-use super::{Session, SessionError};
+use super::{Activity, Session, SessionError};
 use crate::message::{Message, Packet, PacketHeader, PayloadHeader, SessionType};
 use crate::rng::Rng;
 use crate::time::Instant;
@@ -117,8 +117,7 @@ pub struct SecureSession<C> {
     tx_counter: MessageCounter,
     rx_state: ReceptionState,
     created: Instant,
-    last_activity: Instant,
-    last_received: Option<Instant>,
+    activity: Activity,
     subscriptions: Vec<SubscriptionId>,
     lifecycle: Lifecycle,
     send_close_message_when_closing: bool,
@@ -182,8 +181,7 @@ impl<C> SecureSession<C> {
             tx_counter: MessageCounter::random(rng),
             rx_state: ReceptionState::encrypted_unicast(),
             created: now,
-            last_activity: now,
-            last_received: None,
+            activity: Activity::new(now),
             subscriptions: Vec::new(),
             lifecycle: Lifecycle::Active,
             send_close_message_when_closing: true,
@@ -621,18 +619,15 @@ impl<C> Session for SecureSession<C> {
     }
 
     fn last_activity(&self) -> Instant {
-        self.last_activity
+        self.activity.last_activity()
     }
 
     fn last_received(&self) -> Option<Instant> {
-        self.last_received
+        self.activity.last_received()
     }
 
     fn notify_activity(&mut self, now: Instant, received: bool) {
-        self.last_activity = self.last_activity.max(now);
-        if received {
-            self.last_received = Some(self.last_received.map_or(now, |t| t.max(now)));
-        }
+        self.activity.notify(now, received);
     }
 }
 

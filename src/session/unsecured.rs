@@ -4,7 +4,7 @@
 
 use super::counter::{CounterVerdict, ReceptionState};
 use super::params::{MrpParameters, SessionParameters};
-use super::Session;
+use super::{Activity, Session};
 use crate::message::{Destination, PacketHeader};
 use crate::time::Instant;
 
@@ -26,8 +26,7 @@ pub struct UnsecuredSession {
     peer_parameters: SessionParameters,
     mrp: MrpParameters,
     mrp_enabled: bool,
-    last_activity: Instant,
-    last_received: Option<Instant>,
+    activity: Activity,
 }
 
 impl UnsecuredSession {
@@ -45,8 +44,7 @@ impl UnsecuredSession {
             peer_parameters: SessionParameters::default(),
             mrp: MrpParameters::DEFAULT,
             mrp_enabled,
-            last_activity: now,
-            last_received: None,
+            activity: Activity::new(now),
         }
     }
 
@@ -118,17 +116,14 @@ impl Session for UnsecuredSession {
     }
 
     fn last_activity(&self) -> Instant {
-        self.last_activity
+        self.activity.last_activity()
     }
 
     fn last_received(&self) -> Option<Instant> {
-        self.last_received
+        self.activity.last_received()
     }
 
     fn notify_activity(&mut self, now: Instant, received: bool) {
-        self.last_activity = self.last_activity.max(now);
-        if received {
-            self.last_received = Some(self.last_received.map_or(now, |t| t.max(now)));
-        }
+        self.activity.notify(now, received);
     }
 }
