@@ -200,9 +200,12 @@ impl Transport {
         match self {
             Self::Ble => DiscoveryCapabilities::BLE,
             Self::Udp => DiscoveryCapabilities::ON_NETWORK,
-            Self::Both | Self::Auto => {
-                DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK
-            }
+            Self::Both => DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK,
+            // On-network discovery means DNS-SD (`_matterc._udp`), which is not built yet: a
+            // commissioner told to look there would not find us. `auto` still serves UDP for
+            // commissioners given the address (chip-tool `already-discovered`), and its code is
+            // then the well-known BLE one.
+            Self::Auto => DiscoveryCapabilities::BLE,
         }
     }
 }
@@ -285,12 +288,13 @@ pub struct DeviceArgs {
     pub commissioning_timeout: Duration,
 
     /// Transports to commission on: auto = BLE and UDP when a Bluetooth adapter is usable, UDP
-    /// alone otherwise. The QR code's discovery capabilities follow: ble = BLE, udp = on-network,
-    /// both and auto = BLE and on-network.
+    /// alone otherwise. The QR code's discovery capabilities follow: ble and auto = BLE,
+    /// udp = on-network, both = BLE and on-network.
     #[arg(long, global = true, value_enum, default_value_t = Transport::Auto)]
     pub transport: Transport,
 
-    /// UDP port for the Matter message layer (with --transport udp or both). 0 picks a free port.
+    /// UDP port for the Matter message layer (with --transport auto, udp or both). 0 picks a free
+    /// port (printed at start).
     #[arg(long, global = true, value_name = "PORT", value_parser = parse_u16,
           default_value = "5540")]
     pub udp_port: u16,
@@ -1080,6 +1084,11 @@ mod tests {
         assert_eq!(c.commissioning_timeout, Duration::from_secs(900));
         assert_eq!(c.transport, Transport::Auto);
         assert!(c.transport.ble() && c.transport.udp() && !c.transport.ble_required());
+        // No DNS-SD yet: auto announces BLE discovery only.
+        assert_eq!(
+            c.transport.discovery_capabilities(),
+            DiscoveryCapabilities::BLE
+        );
         assert_eq!(c.udp_port, 5540);
         // Different seeds give different passcodes: they really are drawn from the rng.
         let other = Config::from_args(

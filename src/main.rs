@@ -15,9 +15,14 @@ use qrcode::{Color, QrCode};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Without RUST_LOG the user still sees start-up warnings (BLE unavailable, the UDP port in
+    // use) and each commissioning step at info; RUST_LOG=debug adds the protocol steps.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .init();
 
     let config = match Config::from_args(cli.args, &mut OsRng) {
@@ -44,7 +49,14 @@ fn run_device(config: Config) -> ExitCode {
         }
         Err(_) => eprintln!(
             "note: started with --verifier, so the pairing codes cannot be shown here (they \
-             carry the passcode); use the codes made together with the verifier"
+             carry the passcode); use the codes made together with the verifier, for \
+             discriminator {}{}",
+            config.discriminator.value(),
+            if config.generated.discriminator {
+                " (random: pass --discriminator to match codes made earlier)"
+            } else {
+                ""
+            }
         ),
     }
     eprintln!(

@@ -62,8 +62,10 @@ pub async fn run(config: Config) -> Result<()> {
             Ok(p) => Some(p),
             Err(e) if !config.transport.ble_required() && udp.is_some() => {
                 warn!(
-                    "Bluetooth LE unavailable, commissioning over UDP only ({e:#}); use \
-                     --transport ble to make this an error"
+                    "Bluetooth LE unavailable, commissioning over UDP only ({e:#}). The codes \
+                     printed above announce BLE discovery; a commissioner must be given this \
+                     host's address and port instead (chip-tool: pairing already-discovered). \
+                     --transport ble makes this an error"
                 );
                 None
             }

@@ -78,7 +78,7 @@ fn well_known_chip_codes() {
         "ble",
     ]);
     assert_eq!(again, out);
-    // The default, auto, announces BLE and on-network: only the discovery bits differ.
+    // The default, auto, announces BLE only (no DNS-SD yet): the same well-known code.
     let auto = stdout_of(&[
         "pairing-code",
         "--passcode",
@@ -86,7 +86,8 @@ fn well_known_chip_codes() {
         "--discriminator",
         "3840",
     ]);
-    assert_eq!(field(&auto, "Discovery:"), "BLE + on-network (UDP)");
+    assert_eq!(field(&auto, "Discovery:"), "BLE");
+    assert_eq!(field(&auto, "QR code:"), "MT:-24J042C00KA0648G00");
 }
 
 #[test]
