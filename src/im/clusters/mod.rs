@@ -4,6 +4,7 @@
 mod basic_information;
 mod descriptor;
 mod network_commissioning;
+pub mod opcreds_codec;
 
 pub use basic_information::{BasicInformation, CapabilityMinima, DeviceInfo};
 pub use descriptor::Descriptor;
