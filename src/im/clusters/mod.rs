@@ -1,6 +1,7 @@
 //! Server clusters, one file each. A cluster implements [`super::Cluster`] and is added to an
 //! endpoint with [`super::Endpoint::add_cluster`].
 
+pub mod admin_commissioning_codec;
 mod basic_information;
 mod descriptor;
 mod network_commissioning;
