@@ -16,6 +16,7 @@ const CORE: &[&str] = &[
     "src/im",
     "src/node.rs",
     "src/commissioner.rs",
+    "src/attestation",
     "src/time.rs",
     "src/rng.rs",
     "src/error.rs",
