@@ -2,10 +2,14 @@
 //! endpoint with [`super::Endpoint::add_cluster`].
 
 pub mod admin_commissioning_codec;
+pub mod administrator_commissioning;
 mod basic_information;
 mod descriptor;
+pub mod group_key_management;
 mod network_commissioning;
 pub mod opcreds_codec;
+#[cfg(test)]
+mod test_support;
 
 pub use basic_information::{BasicInformation, CapabilityMinima, DeviceInfo};
 pub use descriptor::Descriptor;
