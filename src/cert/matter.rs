@@ -585,7 +585,7 @@ impl DistinguishedName {
                     continue;
                 }
             };
-            counts[i] += 1;
+            counts[i] = counts[i].saturating_add(1);
         }
         if counts[..5].iter().any(|&c| c > 1) || counts[5] > 3 {
             return Err(CertError::Malformed("repeated Matter DN attribute"));

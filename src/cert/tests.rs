@@ -902,3 +902,25 @@ fn fresh_chain_without_icac_and_root_fabric_mismatch() {
         Err(CertError::FabricMismatch)
     );
 }
+
+#[test]
+fn many_repeated_dn_attributes_are_rejected_not_overflowed() {
+    let mut c = MatterCert::from_tlv(CHIP_NODE01_01_TLV).unwrap();
+    c.subject.0 = vec![DnAttribute::NodeId(1); 300];
+    // Encoding refuses it, and so does decoding a hand-made TLV form of it.
+    assert!(matches!(c.to_tlv(), Err(CertError::Malformed(_))));
+    let good = CHIP_NODE01_01_TLV;
+    let start = good.windows(2).position(|w| w == [0x37, 0x06]).unwrap();
+    let end = start + good[start..].iter().position(|&b| b == 0x18).unwrap() + 1;
+    let mut v = good[..start].to_vec();
+    v.extend_from_slice(&[0x37, 0x06]);
+    for _ in 0..300 {
+        v.extend_from_slice(&[0x24, 0x11, 0x01]);
+    }
+    v.push(0x18);
+    v.extend_from_slice(&good[end..]);
+    assert!(matches!(
+        MatterCert::from_tlv(&v),
+        Err(CertError::Malformed(_))
+    ));
+}
