@@ -168,7 +168,10 @@ impl CertificationDeclaration {
             w.u8(Tag::Context(TAG_SECURITY_LEVEL), self.security_level)?;
             w.u16(Tag::Context(TAG_SECURITY_INFO), self.security_information)?;
             w.u16(Tag::Context(TAG_VERSION_NUMBER), self.version_number)?;
-            w.u8(Tag::Context(TAG_CERTIFICATION_TYPE), self.certification_type.to_u8())?;
+            w.u8(
+                Tag::Context(TAG_CERTIFICATION_TYPE),
+                self.certification_type.to_u8(),
+            )?;
             if let Some((vid, pid)) = self.dac_origin {
                 w.u16(Tag::Context(TAG_DAC_ORIGIN_VID), vid)?;
                 w.u16(Tag::Context(TAG_DAC_ORIGIN_PID), pid)?;
@@ -205,22 +208,29 @@ impl CertificationDeclaration {
         ) {
             (Some(v), Some(p)) => Some((v, p)),
             (None, None) => None,
-            _ => return Err(AttestationError::Invalid("CD dac_origin (vendor and product id must come together)")),
-        };
-        let authorized_paa_list = match s.opt_array(TAG_AUTHORIZED_PAAS).map_err(&tlv)? {
-            None => None,
-            Some(a) => {
-                let mut list = Vec::new();
-                for m in a.iter() {
-                    let m = m.map_err(&tlv)?;
-                    let Value::Octets(b) = m.value else {
-                        return Err(AttestationError::Invalid("CD authorized_paa_list entry"));
-                    };
-                    list.push(<[u8; KEY_ID_LEN]>::try_from(b).map_err(|_| AttestationError::Invalid("CD authorized_paa_list entry"))?);
-                }
-                Some(list)
+            _ => {
+                return Err(AttestationError::Invalid(
+                    "CD dac_origin (vendor and product id must come together)",
+                ))
             }
         };
+        let authorized_paa_list =
+            match s.opt_array(TAG_AUTHORIZED_PAAS).map_err(&tlv)? {
+                None => None,
+                Some(a) => {
+                    let mut list = Vec::new();
+                    for m in a.iter() {
+                        let m = m.map_err(&tlv)?;
+                        let Value::Octets(b) = m.value else {
+                            return Err(AttestationError::Invalid("CD authorized_paa_list entry"));
+                        };
+                        list.push(<[u8; KEY_ID_LEN]>::try_from(b).map_err(|_| {
+                            AttestationError::Invalid("CD authorized_paa_list entry")
+                        })?);
+                    }
+                    Some(list)
+                }
+            };
         let cd = Self {
             format_version: s.u16(TAG_FORMAT_VERSION).map_err(&tlv)?,
             vendor_id: s.u16(TAG_VENDOR_ID).map_err(&tlv)?,
@@ -230,7 +240,9 @@ impl CertificationDeclaration {
             security_level: s.u8(TAG_SECURITY_LEVEL).map_err(&tlv)?,
             security_information: s.u16(TAG_SECURITY_INFO).map_err(&tlv)?,
             version_number: s.u16(TAG_VERSION_NUMBER).map_err(&tlv)?,
-            certification_type: CertificationType::from_u8(s.u8(TAG_CERTIFICATION_TYPE).map_err(&tlv)?)?,
+            certification_type: CertificationType::from_u8(
+                s.u8(TAG_CERTIFICATION_TYPE).map_err(&tlv)?,
+            )?,
             dac_origin,
             authorized_paa_list,
         };
@@ -243,26 +255,18 @@ impl CertificationDeclaration {
     ///
     /// # Errors
     /// As [`CertificationDeclaration::encode_tlv`].
-    pub fn sign(&self, key: &AttestationKey, signer_key_id: &[u8; KEY_ID_LEN]) -> Result<Vec<u8>, AttestationError> {
+    pub fn sign(
+        &self,
+        key: &AttestationKey,
+        signer_key_id: &[u8; KEY_ID_LEN],
+    ) -> Result<Vec<u8>, AttestationError> {
         let content = self.encode_tlv()?;
-        let digest_alg = der::seq(&[&der::oid(oid::SHA256)]);
-        let sig_alg = der::seq(&[&der::oid(oid::ECDSA_WITH_SHA256)]);
-        let signature = key.sign_der(&content);
-        let signer_info = der::seq(&[
-            &der::uint(&[3]),
-            &der::tlv(0x80, signer_key_id),
-            &digest_alg,
-            &sig_alg,
-            &der::tlv(der::OCTET_STRING, &signature),
-        ]);
-        let signed_data = der::seq(&[
-            &der::uint(&[3]),
-            &der::cons(der::SET, &[&digest_alg]),
-            &der::seq(&[&der::oid(oid::DATA), &der::tlv(0xa0, &der::tlv(der::OCTET_STRING, &content))]),
-            &der::cons(der::SET, &[&signer_info]),
-        ]);
-        let cms = der::seq(&[&der::oid(oid::SIGNED_DATA), &der::tlv(0xa0, &signed_data)]);
-        debug!(vendor_id = self.vendor_id, len = cms.len(), "certification declaration signed");
+        let cms = build_cms(&content, signer_key_id, &key.sign_der(&content));
+        debug!(
+            vendor_id = self.vendor_id,
+            len = cms.len(),
+            "certification declaration signed"
+        );
         Ok(cms)
     }
 
@@ -281,7 +285,10 @@ impl CertificationDeclaration {
             .public_key
             .verify_der(env.content, env.signature, "certification declaration")?;
         let cd = Self::decode_tlv(env.content)?;
-        debug!(vendor_id = cd.vendor_id, "certification declaration verified");
+        debug!(
+            vendor_id = cd.vendor_id,
+            "certification declaration verified"
+        );
         Ok(cd)
     }
 
@@ -307,28 +314,58 @@ impl CertificationDeclaration {
             return Err(AttestationError::Invalid("CD format_version"));
         }
         if self.product_ids.is_empty() || self.product_ids.len() > MAX_PRODUCT_IDS {
-            return Err(AttestationError::Invalid("CD product_id_array (1 to 100 ids)"));
+            return Err(AttestationError::Invalid(
+                "CD product_id_array (1 to 100 ids)",
+            ));
         }
         if self.certificate_id.len() != CERTIFICATE_ID_LEN {
-            return Err(AttestationError::Invalid("CD certificate_id (19 characters)"));
+            return Err(AttestationError::Invalid(
+                "CD certificate_id (19 characters)",
+            ));
         }
         if let Some(l) = &self.authorized_paa_list {
             if l.is_empty() || l.len() > MAX_AUTHORIZED_PAAS {
-                return Err(AttestationError::Invalid("CD authorized_paa_list (1 to 10 entries)"));
+                return Err(AttestationError::Invalid(
+                    "CD authorized_paa_list (1 to 10 entries)",
+                ));
             }
         }
         Ok(())
     }
 }
 
-/// The parts of a CD envelope a verifier needs.
-struct CmsParts<'a> {
-    content: &'a [u8],
-    signer_key_id: &'a [u8],
-    signature: &'a [u8],
+/// The CMS SignedData envelope around `content` with a DER ECDSA `signature` by the key named
+/// `signer_key_id`.
+pub(crate) fn build_cms(content: &[u8], signer_key_id: &[u8], signature: &[u8]) -> Vec<u8> {
+    let digest_alg = der::seq(&[&der::oid(oid::SHA256)]);
+    let sig_alg = der::seq(&[&der::oid(oid::ECDSA_WITH_SHA256)]);
+    let signer_info = der::seq(&[
+        &der::uint(&[3]),
+        &der::tlv(0x80, signer_key_id),
+        &digest_alg,
+        &sig_alg,
+        &der::tlv(der::OCTET_STRING, signature),
+    ]);
+    let signed_data = der::seq(&[
+        &der::uint(&[3]),
+        &der::cons(der::SET, &[&digest_alg]),
+        &der::seq(&[
+            &der::oid(oid::DATA),
+            &der::tlv(0xa0, &der::tlv(der::OCTET_STRING, content)),
+        ]),
+        &der::cons(der::SET, &[&signer_info]),
+    ]);
+    der::seq(&[&der::oid(oid::SIGNED_DATA), &der::tlv(0xa0, &signed_data)])
 }
 
-fn parse_cms(cms: &[u8]) -> Result<CmsParts<'_>, AttestationError> {
+/// The parts of a CD envelope a verifier needs.
+pub(crate) struct CmsParts<'a> {
+    pub content: &'a [u8],
+    pub signer_key_id: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+pub(crate) fn parse_cms(cms: &[u8]) -> Result<CmsParts<'_>, AttestationError> {
     const W: &str = "CD CMS envelope";
     let bad = || AttestationError::Der(W);
     let digest_alg = der::seq(&[&der::oid(oid::SHA256)]);

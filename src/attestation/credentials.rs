@@ -156,7 +156,12 @@ impl DeviceCredentials {
     /// # Errors
     /// [`CredentialsError::Invalid`], [`CredentialsError::KeyMismatch`],
     /// [`CredentialsError::CdMismatch`].
-    pub fn new(dac_der: Vec<u8>, pai_der: Vec<u8>, dac_key: AttestationKey, cd_der: Vec<u8>) -> Result<Self, CredentialsError> {
+    pub fn new(
+        dac_der: Vec<u8>,
+        pai_der: Vec<u8>,
+        dac_key: AttestationKey,
+        cd_der: Vec<u8>,
+    ) -> Result<Self, CredentialsError> {
         let dac = verify_dac(&dac_der, &pai_der).map_err(|source| CredentialsError::Invalid {
             file: CredentialFile::Dac,
             source,
@@ -164,12 +169,18 @@ impl DeviceCredentials {
         if dac.public_key != dac_key.public_key() {
             return Err(CredentialsError::KeyMismatch);
         }
-        let cd = CertificationDeclaration::decode_unverified(&cd_der).map_err(|source| CredentialsError::Invalid {
-            file: CredentialFile::Cd,
-            source,
+        let cd = CertificationDeclaration::decode_unverified(&cd_der).map_err(|source| {
+            CredentialsError::Invalid {
+                file: CredentialFile::Cd,
+                source,
+            }
         })?;
         check_cd_covers(&cd, &dac)?;
-        debug!(vendor_id = dac.vendor_id, product_id = dac.product_id, "attestation credentials loaded");
+        debug!(
+            vendor_id = dac.vendor_id,
+            product_id = dac.product_id,
+            "attestation credentials loaded"
+        );
         Ok(Self {
             dac_der,
             pai_der,
@@ -185,7 +196,12 @@ impl DeviceCredentials {
     ///
     /// # Errors
     /// A [`CredentialsError`] naming the file and the problem.
-    pub fn from_files(dac: &[u8], pai: &[u8], dac_key: &[u8], cd: &[u8]) -> Result<Self, CredentialsError> {
+    pub fn from_files(
+        dac: &[u8],
+        pai: &[u8],
+        dac_key: &[u8],
+        cd: &[u8],
+    ) -> Result<Self, CredentialsError> {
         let dac_der = certificate(dac, CredentialFile::Dac)?;
         let pai_der = certificate(pai, CredentialFile::Pai)?;
         let key = private_key(dac_key, CredentialFile::DacKey)?;
@@ -225,13 +241,19 @@ impl DeviceCredentials {
             file: CredentialFile::Persisted,
             source,
         };
-        let tlv = |e| invalid(AttestationError::Tlv { what: "stored credentials", source: e });
+        let tlv = |e| {
+            invalid(AttestationError::Tlv {
+                what: "stored credentials",
+                source: e,
+            })
+        };
         let s = TlvReader::new(bytes).read_struct().map_err(tlv)?;
         let version = s.u8(TAG_VERSION).map_err(tlv)?;
         if version != PERSISTED_VERSION {
             return Err(CredentialsError::UnsupportedVersion(version));
         }
-        let key = AttestationKey::from_scalar(s.octets(TAG_DAC_KEY).map_err(tlv)?).map_err(invalid)?;
+        let key =
+            AttestationKey::from_scalar(s.octets(TAG_DAC_KEY).map_err(tlv)?).map_err(invalid)?;
         Self::new(
             s.octets(TAG_DAC).map_err(tlv)?.to_vec(),
             s.octets(TAG_PAI).map_err(tlv)?.to_vec(),
@@ -307,7 +329,11 @@ impl DeviceCredentials {
         csr_nonce: &[u8; NONCE_LEN],
         challenge: &[u8],
     ) -> Result<(Vec<u8>, [u8; SIGNATURE_LEN]), AttestationError> {
-        sign_nocsr(&NocsrElements::new(csr_der.to_vec(), *csr_nonce), challenge, &self.dac_key)
+        sign_nocsr(
+            &NocsrElements::new(csr_der.to_vec(), *csr_nonce),
+            challenge,
+            &self.dac_key,
+        )
     }
 }
 
@@ -330,15 +356,21 @@ fn check_cd_covers(cd: &CertificationDeclaration, dac: &DacInfo) -> Result<(), C
     match cd.dac_origin {
         Some((vid, pid)) => {
             if vid != dac.vendor_id || pid != dac.product_id {
-                return Err(CredentialsError::CdMismatch("dac_origin ids differ from the DAC's"));
+                return Err(CredentialsError::CdMismatch(
+                    "dac_origin ids differ from the DAC's",
+                ));
             }
         }
         None => {
             if cd.vendor_id != dac.vendor_id {
-                return Err(CredentialsError::CdMismatch("vendor_id differs from the DAC's"));
+                return Err(CredentialsError::CdMismatch(
+                    "vendor_id differs from the DAC's",
+                ));
             }
             if !cd.product_ids.contains(&dac.product_id) {
-                return Err(CredentialsError::CdMismatch("the DAC's product id is not in product_id_array"));
+                return Err(CredentialsError::CdMismatch(
+                    "the DAC's product id is not in product_id_array",
+                ));
             }
         }
     }
@@ -359,7 +391,10 @@ fn one_block(
     match decode(input, file)? {
         Input::Der(d) => Ok(d),
         Input::Pem(blocks) => {
-            let matching: Vec<_> = blocks.into_iter().filter(|b| labels.contains(&b.label.as_str())).collect();
+            let matching: Vec<_> = blocks
+                .into_iter()
+                .filter(|b| labels.contains(&b.label.as_str()))
+                .collect();
             pick_one(matching, file, expected, input)
         }
     }
@@ -376,10 +411,18 @@ fn pick_one(
         0 => {
             // Name the first label found, so "wrong file given" is obvious.
             let found = match pem::decode(input) {
-                Ok(Input::Pem(b)) => b.into_iter().map(|b| b.label).find(|l| l != "EC PARAMETERS").unwrap_or_default(),
+                Ok(Input::Pem(b)) => b
+                    .into_iter()
+                    .map(|b| b.label)
+                    .find(|l| l != "EC PARAMETERS")
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
-            Err(CredentialsError::WrongPemLabel { file, found, expected })
+            Err(CredentialsError::WrongPemLabel {
+                file,
+                found,
+                expected,
+            })
         }
         count => Err(CredentialsError::MultipleBlocks { file, count }),
     }
@@ -412,7 +455,10 @@ fn private_key(input: &[u8], file: CredentialFile) -> Result<AttestationKey, Cre
                 .filter(|b| b.label == "EC PRIVATE KEY" || b.label == "PRIVATE KEY")
                 .collect();
             let format = keys.first().map(|b| b.label == "PRIVATE KEY");
-            (pick_one(keys, file, "EC PRIVATE KEY or PRIVATE KEY", input)?, format)
+            (
+                pick_one(keys, file, "EC PRIVATE KEY or PRIVATE KEY", input)?,
+                format,
+            )
         }
     };
     let pkcs8 = match format {
@@ -422,7 +468,8 @@ fn private_key(input: &[u8], file: CredentialFile) -> Result<AttestationKey, Cre
     };
     check_key_curve(&der_bytes, pkcs8, file)?;
     let sk = if pkcs8 {
-        SecretKey::from_pkcs8_der(&der_bytes).map_err(|_| CredentialsError::MalformedKey { file })?
+        SecretKey::from_pkcs8_der(&der_bytes)
+            .map_err(|_| CredentialsError::MalformedKey { file })?
     } else {
         SecretKey::from_sec1_der(&der_bytes).map_err(|_| CredentialsError::MalformedKey { file })?
     };
@@ -460,7 +507,8 @@ fn check_key_curve(d: &[u8], pkcs8: bool, file: CredentialFile) -> Result<(), Cr
         // ECPrivateKey: version 1, privateKey OCTET STRING, [0] parameters (optional), [1] key.
         let k = r.expect(der::OCTET_STRING).map_err(|_| malformed())?;
         if let Some(params) = r.optional(0xa0).map_err(|_| malformed())? {
-            let p = der::single(params.value, der::OID, "private key").map_err(|_| CredentialsError::NotP256 { file })?;
+            let p = der::single(params.value, der::OID, "private key")
+                .map_err(|_| CredentialsError::NotP256 { file })?;
             if p.value != oid::PRIME256V1 {
                 return Err(CredentialsError::NotP256 { file });
             }

@@ -84,12 +84,16 @@ pub fn issue_dac(
     let (pai_vid, pai_pid) = check_pai(&pai)?;
     check_ids(request.vendor_id, request.product_id, pai_vid, pai_pid)?;
     if pai.public_key != pai_key.public_key() {
-        return Err(AttestationError::Invalid("PAI private key (does not match the PAI certificate)"));
+        return Err(AttestationError::Invalid(
+            "PAI private key (does not match the PAI certificate)",
+        ));
     }
-    let akid = pai.subject_key_id("PAI")?.ok_or(AttestationError::Profile {
-        cert: "PAI",
-        reason: "no subject key identifier",
-    })?;
+    let akid = pai
+        .subject_key_id("PAI")?
+        .ok_or(AttestationError::Profile {
+            cert: "PAI",
+            reason: "no subject key identifier",
+        })?;
 
     let dac_key = AttestationKey::generate(rng)?;
     let point = dac_key.public_key().to_uncompressed();
@@ -98,21 +102,31 @@ pub fn issue_dac(
     rng.fill(&mut serial);
     serial[0] = (serial[0] & 0x7f) | 0x01;
 
-    let cn = request
-        .common_name
-        .clone()
-        .unwrap_or_else(|| format!("Matter Dev DAC 0x{:04X}/0x{:04X}", request.vendor_id, request.product_id));
+    let cn = request.common_name.clone().unwrap_or_else(|| {
+        format!(
+            "Matter Dev DAC 0x{:04X}/0x{:04X}",
+            request.vendor_id, request.product_id
+        )
+    });
     let not_before = request.not_before.unwrap_or(pai.not_before);
     let not_after = request.not_after.unwrap_or(NO_EXPIRY);
     if not_after < not_before {
-        return Err(AttestationError::Invalid("DAC validity (notAfter before notBefore)"));
+        return Err(AttestationError::Invalid(
+            "DAC validity (notAfter before notBefore)",
+        ));
     }
 
     let sig_alg = der::seq(&[&der::oid(oid::ECDSA_WITH_SHA256)]);
     let subject = der::seq(&[
         &rdn(oid::COMMON_NAME, cn.as_bytes()),
-        &rdn(oid::MATTER_VID, format!("{:04X}", request.vendor_id).as_bytes()),
-        &rdn(oid::MATTER_PID, format!("{:04X}", request.product_id).as_bytes()),
+        &rdn(
+            oid::MATTER_VID,
+            format!("{:04X}", request.vendor_id).as_bytes(),
+        ),
+        &rdn(
+            oid::MATTER_PID,
+            format!("{:04X}", request.product_id).as_bytes(),
+        ),
     ]);
     let spki = der::seq(&[
         &der::seq(&[&der::oid(oid::EC_PUBLIC_KEY), &der::oid(oid::PRIME256V1)]),
@@ -122,9 +136,21 @@ pub fn issue_dac(
         // basicConstraints: critical, cA FALSE (the default, so an empty SEQUENCE in DER).
         &extension(oid::BASIC_CONSTRAINTS, true, &der::seq(&[])),
         // keyUsage: critical, digitalSignature only: BIT STRING 07 80.
-        &extension(oid::KEY_USAGE, true, &der::tlv(der::BIT_STRING, &[0x07, 0x80])),
-        &extension(oid::SUBJECT_KEY_ID, false, &der::tlv(der::OCTET_STRING, &key_id(&point))),
-        &extension(oid::AUTHORITY_KEY_ID, false, &der::seq(&[&der::tlv(0x80, akid)])),
+        &extension(
+            oid::KEY_USAGE,
+            true,
+            &der::tlv(der::BIT_STRING, &[0x07, 0x80]),
+        ),
+        &extension(
+            oid::SUBJECT_KEY_ID,
+            false,
+            &der::tlv(der::OCTET_STRING, &key_id(&point)),
+        ),
+        &extension(
+            oid::AUTHORITY_KEY_ID,
+            false,
+            &der::seq(&[&der::tlv(0x80, akid)]),
+        ),
     ]);
     let tbs = der::seq(&[
         &der::tlv(0xa0, &der::uint(&[2])),
@@ -156,19 +182,36 @@ pub fn verify_dac(dac_der: &[u8], pai_der: &[u8]) -> Result<DacInfo, Attestation
     let dac = Certificate::parse(dac_der, "DAC")?;
     let pai = Certificate::parse(pai_der, "PAI")?;
     let (pai_vid, pai_pid) = check_pai(&pai)?;
-    let bad = |reason| AttestationError::Profile { cert: "DAC", reason };
+    let bad = |reason| AttestationError::Profile {
+        cert: "DAC",
+        reason,
+    };
     common_profile(&dac, "DAC")?;
     match dac.basic_constraints("DAC")? {
         Some((true, false, None)) => {}
-        Some(_) => return Err(bad("basicConstraints is not critical with cA FALSE and no path length")),
+        Some(_) => {
+            return Err(bad(
+                "basicConstraints is not critical with cA FALSE and no path length",
+            ))
+        }
         None => return Err(bad("no basicConstraints extension")),
     }
     match dac.key_usage("DAC")? {
-        Some((true, bits)) if bits & key_usage::DIGITAL_SIGNATURE != 0 && bits & (key_usage::KEY_CERT_SIGN | key_usage::CRL_SIGN) == 0 => {}
-        _ => return Err(bad("keyUsage is not critical digitalSignature without keyCertSign/cRLSign")),
+        Some((true, bits))
+            if bits & key_usage::DIGITAL_SIGNATURE != 0
+                && bits & (key_usage::KEY_CERT_SIGN | key_usage::CRL_SIGN) == 0 => {}
+        _ => {
+            return Err(bad(
+                "keyUsage is not critical digitalSignature without keyCertSign/cRLSign",
+            ))
+        }
     }
-    let vendor_id = dac.matter_id(oid::MATTER_VID, "DAC")?.ok_or(bad("no Matter vendor id in the subject"))?;
-    let product_id = dac.matter_id(oid::MATTER_PID, "DAC")?.ok_or(bad("no Matter product id in the subject"))?;
+    let vendor_id = dac
+        .matter_id(oid::MATTER_VID, "DAC")?
+        .ok_or(bad("no Matter vendor id in the subject"))?;
+    let product_id = dac
+        .matter_id(oid::MATTER_PID, "DAC")?
+        .ok_or(bad("no Matter product id in the subject"))?;
     check_ids(vendor_id, product_id, pai_vid, pai_pid)?;
     if dac.issuer != pai.subject {
         return Err(bad("issuer is not the PAI's subject"));
@@ -200,14 +243,20 @@ pub fn verify_pai(pai_der: &[u8], paa_der: &[u8]) -> Result<(u16, Option<u16>), 
     let ids = check_pai(&pai)?;
     common_profile(&paa, "PAA")?;
     ca_profile(&paa, "PAA", 1)?;
-    let bad = |reason| AttestationError::Profile { cert: "PAI", reason };
+    let bad = |reason| AttestationError::Profile {
+        cert: "PAI",
+        reason,
+    };
     if let Some(paa_vid) = paa.matter_id(oid::MATTER_VID, "PAA")? {
         if paa_vid != ids.0 {
             return Err(bad("vendor id differs from the PAA's"));
         }
     }
     if paa.matter_id(oid::MATTER_PID, "PAA")?.is_some() {
-        return Err(AttestationError::Profile { cert: "PAA", reason: "names a product id" });
+        return Err(AttestationError::Profile {
+            cert: "PAA",
+            reason: "names a product id",
+        });
     }
     if pai.issuer != paa.subject || paa.issuer != paa.subject {
         return Err(bad("issuer is not the PAA's subject"));
@@ -225,10 +274,12 @@ pub fn verify_pai(pai_der: &[u8], paa_der: &[u8]) -> Result<(u16, Option<u16>), 
 fn check_pai(pai: &Certificate<'_>) -> Result<(u16, Option<u16>), AttestationError> {
     common_profile(pai, "PAI")?;
     ca_profile(pai, "PAI", 0)?;
-    let vid = pai.matter_id(oid::MATTER_VID, "PAI")?.ok_or(AttestationError::Profile {
-        cert: "PAI",
-        reason: "no Matter vendor id in the subject",
-    })?;
+    let vid = pai
+        .matter_id(oid::MATTER_VID, "PAI")?
+        .ok_or(AttestationError::Profile {
+            cert: "PAI",
+            reason: "no Matter vendor id in the subject",
+        })?;
     Ok((vid, pai.matter_id(oid::MATTER_PID, "PAI")?))
 }
 
@@ -239,7 +290,8 @@ fn common_profile(c: &Certificate<'_>, what: &'static str) -> Result<(), Attesta
     if c.version != 3 {
         return Err(bad("not an X.509 v3 certificate"));
     }
-    let serial = der::unsigned_integer(c.serial, what).map_err(|_| bad("serial number is not a positive integer"))?;
+    let serial = der::unsigned_integer(c.serial, what)
+        .map_err(|_| bad("serial number is not a positive integer"))?;
     if serial.len() > 20 {
         return Err(bad("serial number longer than 20 octets"));
     }
@@ -253,11 +305,19 @@ fn common_profile(c: &Certificate<'_>, what: &'static str) -> Result<(), Attesta
     }
 }
 
-fn ca_profile(c: &Certificate<'_>, what: &'static str, max_path_len: u8) -> Result<(), AttestationError> {
+fn ca_profile(
+    c: &Certificate<'_>,
+    what: &'static str,
+    max_path_len: u8,
+) -> Result<(), AttestationError> {
     let bad = |reason| AttestationError::Profile { cert: what, reason };
     match c.basic_constraints(what)? {
         Some((true, true, p)) if p.is_none_or(|p| p <= max_path_len) => {}
-        _ => return Err(bad("basicConstraints is not critical with cA TRUE and a fitting path length")),
+        _ => {
+            return Err(bad(
+                "basicConstraints is not critical with cA TRUE and a fitting path length",
+            ))
+        }
     }
     match c.key_usage(what)? {
         Some((true, bits)) if bits & key_usage::KEY_CERT_SIGN != 0 => Ok(()),
@@ -265,7 +325,12 @@ fn ca_profile(c: &Certificate<'_>, what: &'static str, max_path_len: u8) -> Resu
     }
 }
 
-fn check_ids(vid: u16, pid: u16, pai_vid: u16, pai_pid: Option<u16>) -> Result<(), AttestationError> {
+fn check_ids(
+    vid: u16,
+    pid: u16,
+    pai_vid: u16,
+    pai_pid: Option<u16>,
+) -> Result<(), AttestationError> {
     if vid != pai_vid {
         return Err(AttestationError::Profile {
             cert: "DAC",
@@ -292,7 +357,13 @@ pub(crate) fn key_id(point: &[u8]) -> [u8; KEY_ID_LEN] {
 
 /// One single-attribute RDN with a UTF8String value.
 fn rdn(attr: &[u8], value: &[u8]) -> Vec<u8> {
-    der::cons(der::SET, &[&der::seq(&[&der::oid(attr), &der::tlv(der::UTF8_STRING, value)])])
+    der::cons(
+        der::SET,
+        &[&der::seq(&[
+            &der::oid(attr),
+            &der::tlv(der::UTF8_STRING, value),
+        ])],
+    )
 }
 
 fn extension(ext: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {

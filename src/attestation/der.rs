@@ -126,7 +126,11 @@ impl<'a> DerReader<'a> {
 }
 
 /// A whole input that must be exactly one element with tag `tag`.
-pub(crate) fn single<'a>(buf: &'a [u8], tag: u8, what: &'static str) -> Result<Der<'a>, AttestationError> {
+pub(crate) fn single<'a>(
+    buf: &'a [u8],
+    tag: u8,
+    what: &'static str,
+) -> Result<Der<'a>, AttestationError> {
     let mut r = DerReader::new(buf, what);
     let d = r.expect_der(tag)?;
     r.finish()?;
@@ -134,7 +138,10 @@ pub(crate) fn single<'a>(buf: &'a [u8], tag: u8, what: &'static str) -> Result<D
 }
 
 /// The value of a non-negative INTEGER without its sign-padding zero, checking minimal form.
-pub(crate) fn unsigned_integer<'a>(v: &'a [u8], what: &'static str) -> Result<&'a [u8], AttestationError> {
+pub(crate) fn unsigned_integer<'a>(
+    v: &'a [u8],
+    what: &'static str,
+) -> Result<&'a [u8], AttestationError> {
     match v {
         [] => Err(AttestationError::Der(what)),
         [first, ..] if first & 0x80 != 0 => Err(AttestationError::Der(what)),
@@ -145,7 +152,10 @@ pub(crate) fn unsigned_integer<'a>(v: &'a [u8], what: &'static str) -> Result<&'
 }
 
 /// The bytes of a BIT STRING with no unused bits.
-pub(crate) fn bit_string_bytes<'a>(v: &'a [u8], what: &'static str) -> Result<&'a [u8], AttestationError> {
+pub(crate) fn bit_string_bytes<'a>(
+    v: &'a [u8],
+    what: &'static str,
+) -> Result<&'a [u8], AttestationError> {
     match v.split_first() {
         Some((0, rest)) => Ok(rest),
         _ => Err(AttestationError::Der(what)),
@@ -232,20 +242,40 @@ pub(crate) fn parse_time(d: &Der<'_>, what: &'static str) -> Result<u64, Attesta
     }
     let (year, rest) = match (d.tag, digits.len()) {
         (UTC_TIME, 12) => {
-            let yy: u64 = digits.get(..2).ok_or_else(err)?.parse().map_err(|_| err())?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, digits.get(2..).ok_or_else(err)?)
+            let yy: u64 = digits
+                .get(..2)
+                .ok_or_else(err)?
+                .parse()
+                .map_err(|_| err())?;
+            (
+                if yy >= 50 { 1900 + yy } else { 2000 + yy },
+                digits.get(2..).ok_or_else(err)?,
+            )
         }
         (GENERALIZED_TIME, 14) => (
-            digits.get(..4).ok_or_else(err)?.parse().map_err(|_| err())?,
+            digits
+                .get(..4)
+                .ok_or_else(err)?
+                .parse()
+                .map_err(|_| err())?,
             digits.get(4..).ok_or_else(err)?,
         ),
         _ => return Err(err()),
     };
     let field = |i: usize| -> Result<u64, AttestationError> {
-        rest.get(i..i + 2).ok_or_else(err)?.parse().map_err(|_| err())
+        rest.get(i..i + 2)
+            .ok_or_else(err)?
+            .parse()
+            .map_err(|_| err())
     };
     let (mo, day, h, mi, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 59 || year < 1970 {
+    if !(1..=12).contains(&mo)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || mi > 59
+        || sec > 59
+        || year < 1970
+    {
         return Err(err());
     }
     Ok(unix_from_civil(year, mo, day) * 86_400 + h * 3600 + mi * 60 + sec)
@@ -298,12 +328,12 @@ mod tests {
     #[test]
     fn reader_rejects_non_der_lengths() {
         for bad in [
-            &[0x30, 0x80, 0x00, 0x00][..], // indefinite
+            &[0x30, 0x80, 0x00, 0x00][..],      // indefinite
             &[0x30, 0x81, 0x05, 1, 2, 3, 4, 5], // long form for a short length
-            &[0x30, 0x82, 0x00, 0x81], // leading zero length byte
-            &[0x30, 0x05, 1, 2], // truncated
-            &[0x1f, 0x01, 0x00], // high tag number
-            &[0x30], // no length
+            &[0x30, 0x82, 0x00, 0x81],          // leading zero length byte
+            &[0x30, 0x05, 1, 2],                // truncated
+            &[0x1f, 0x01, 0x00],                // high tag number
+            &[0x30],                            // no length
         ] {
             assert!(DerReader::new(bad, "x").read().is_err(), "{bad:02x?}");
         }

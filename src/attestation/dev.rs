@@ -37,7 +37,8 @@ pub const DEV_VENDOR_ID: u16 = 0xFFF1;
 pub const PAA_TRUST_STORE_DIR: &str = "src/attestation/dev/paa";
 /// The subject key id of the test CD signing certificate.
 pub const TEST_CD_SIGNER_KEY_ID: [u8; KEY_ID_LEN] = [
-    0x62, 0xfa, 0x82, 0x33, 0x59, 0xac, 0xfa, 0xa9, 0x96, 0x3e, 0x1c, 0xfa, 0x14, 0x0a, 0xdd, 0xf5, 0x04, 0xf3, 0x71, 0x60,
+    0x62, 0xfa, 0x82, 0x33, 0x59, 0xac, 0xfa, 0xa9, 0x96, 0x3e, 0x1c, 0xfa, 0x14, 0x0a, 0xdd, 0xf5,
+    0x04, 0xf3, 0x71, 0x60,
 ];
 
 const DEV_PAI_KEY: &[u8; 32] = include_bytes!("dev/Matter-Dev-PAI-FFF1-noPID-PrivateKey.bin");
@@ -56,7 +57,8 @@ pub fn dev_pai_key() -> Result<AttestationKey, AttestationError> {
 /// # Errors
 /// As [`dev_pai_key`].
 pub fn test_cd_signing_key() -> Result<AttestationKey, AttestationError> {
-    super::credentials::key_from_file(TEST_CD_SIGNING_KEY_PEM).map_err(|_| AttestationError::Invalid("embedded CD signing key"))
+    super::credentials::key_from_file(TEST_CD_SIGNING_KEY_PEM)
+        .map_err(|_| AttestationError::Invalid("embedded CD signing key"))
 }
 
 /// The test CD signer, as a commissioner in test mode trusts it.
@@ -83,7 +85,12 @@ pub fn development_credentials(
     rng: &mut dyn Rng,
 ) -> Result<DeviceCredentials, AttestationError> {
     let pai_key = dev_pai_key()?;
-    let (dac, dac_key) = issue_dac(&DacRequest::new(DEV_VENDOR_ID, product_id), DEV_PAI_CERT, &pai_key, rng)?;
+    let (dac, dac_key) = issue_dac(
+        &DacRequest::new(DEV_VENDOR_ID, product_id),
+        DEV_PAI_CERT,
+        &pai_key,
+        rng,
+    )?;
     let mut cd = CertificationDeclaration::development(vendor_id, product_id, device_type_id);
     if vendor_id != DEV_VENDOR_ID {
         cd.dac_origin = Some((DEV_VENDOR_ID, product_id));

@@ -10,7 +10,9 @@
 use tracing::debug;
 
 use super::key::{AttestationKey, PublicKey};
-use super::{AttestationError, ATTESTATION_CHALLENGE_LEN, MAX_ELEMENTS_LEN, NONCE_LEN, SIGNATURE_LEN};
+use super::{
+    AttestationError, ATTESTATION_CHALLENGE_LEN, MAX_ELEMENTS_LEN, NONCE_LEN, SIGNATURE_LEN,
+};
 use crate::tlv::{Tag, TlvReader, TlvWriter, Value};
 
 // Context tags of attestation-elements.
@@ -55,7 +57,11 @@ pub struct AttestationElements {
 
 impl AttestationElements {
     /// Elements with just the mandatory members.
-    pub fn new(certification_declaration: Vec<u8>, attestation_nonce: [u8; NONCE_LEN], timestamp: u32) -> Self {
+    pub fn new(
+        certification_declaration: Vec<u8>,
+        attestation_nonce: [u8; NONCE_LEN],
+        timestamp: u32,
+    ) -> Self {
         Self {
             certification_declaration,
             attestation_nonce,
@@ -118,13 +124,23 @@ impl AttestationElements {
         let nonce = s.octets(TAG_ATTESTATION_NONCE).map_err(&tlv)?;
         let attestation_nonce = nonce_array("AttestationNonce", nonce)?;
         let timestamp = s.u32(TAG_TIMESTAMP).map_err(&tlv)?;
-        let firmware_information = s.opt_octets(TAG_FIRMWARE_INFO).map_err(&tlv)?.map(<[u8]>::to_vec);
+        let firmware_information = s
+            .opt_octets(TAG_FIRMWARE_INFO)
+            .map_err(&tlv)?
+            .map(<[u8]>::to_vec);
         let mut vendor_reserved = Vec::new();
         for m in s.iter() {
             let m = m.map_err(&tlv)?;
-            if let Tag::FullyQualified { vendor_id, profile, tag } = m.tag {
+            if let Tag::FullyQualified {
+                vendor_id,
+                profile,
+                tag,
+            } = m.tag
+            {
                 let Value::Octets(data) = m.value else {
-                    return Err(AttestationError::Invalid("vendor-reserved element (not an octet string)"));
+                    return Err(AttestationError::Invalid(
+                        "vendor-reserved element (not an octet string)",
+                    ));
                 };
                 vendor_reserved.push(VendorReserved {
                     vendor_id,
@@ -179,7 +195,9 @@ impl NocsrElements {
             w.start_struct(Tag::Anonymous)?;
             w.octets(Tag::Context(TAG_CSR), &self.csr)?;
             w.octets(Tag::Context(TAG_CSR_NONCE), &self.csr_nonce)?;
-            for (tag, v) in (TAG_NOCSR_VENDOR_RESERVED_FIRST..=TAG_NOCSR_VENDOR_RESERVED_LAST).zip(&self.vendor_reserved) {
+            for (tag, v) in (TAG_NOCSR_VENDOR_RESERVED_FIRST..=TAG_NOCSR_VENDOR_RESERVED_LAST)
+                .zip(&self.vendor_reserved)
+            {
                 if let Some(v) = v {
                     w.octets(Tag::Context(tag), v)?;
                 }
@@ -206,7 +224,9 @@ impl NocsrElements {
         }
         let csr_nonce = nonce_array("CSRNonce", s.octets(TAG_CSR_NONCE).map_err(&tlv)?)?;
         let mut vendor_reserved: [Option<Vec<u8>>; 3] = [None, None, None];
-        for (tag, slot) in (TAG_NOCSR_VENDOR_RESERVED_FIRST..=TAG_NOCSR_VENDOR_RESERVED_LAST).zip(vendor_reserved.iter_mut()) {
+        for (tag, slot) in (TAG_NOCSR_VENDOR_RESERVED_FIRST..=TAG_NOCSR_VENDOR_RESERVED_LAST)
+            .zip(vendor_reserved.iter_mut())
+        {
             *slot = s.opt_octets(tag).map_err(&tlv)?.map(<[u8]>::to_vec);
         }
         Ok(Self {
@@ -229,7 +249,10 @@ pub fn sign_attestation(
 ) -> Result<(Vec<u8>, [u8; SIGNATURE_LEN]), AttestationError> {
     let encoded = elements.encode()?;
     let sig = sign_with_challenge(&encoded, challenge, dac_key)?;
-    debug!(len = encoded.len(), "attestation elements signed with the DAC key");
+    debug!(
+        len = encoded.len(),
+        "attestation elements signed with the DAC key"
+    );
     Ok((encoded, sig))
 }
 
@@ -245,7 +268,10 @@ pub fn sign_nocsr(
 ) -> Result<(Vec<u8>, [u8; SIGNATURE_LEN]), AttestationError> {
     let encoded = elements.encode()?;
     let sig = sign_with_challenge(&encoded, challenge, dac_key)?;
-    debug!(len = encoded.len(), "NOCSR elements signed with the DAC key");
+    debug!(
+        len = encoded.len(),
+        "NOCSR elements signed with the DAC key"
+    );
     Ok((encoded, sig))
 }
 
@@ -262,7 +288,13 @@ pub fn verify_attestation(
     dac_public_key: &PublicKey,
 ) -> Result<AttestationElements, AttestationError> {
     check_len("attestation-elements", encoded.len())?;
-    verify_with_challenge(encoded, challenge, signature, dac_public_key, "attestation elements")?;
+    verify_with_challenge(
+        encoded,
+        challenge,
+        signature,
+        dac_public_key,
+        "attestation elements",
+    )?;
     AttestationElements::decode(encoded)
 }
 
@@ -277,7 +309,13 @@ pub fn verify_nocsr(
     dac_public_key: &PublicKey,
 ) -> Result<NocsrElements, AttestationError> {
     check_len("nocsr-elements", encoded.len())?;
-    verify_with_challenge(encoded, challenge, signature, dac_public_key, "NOCSR elements")?;
+    verify_with_challenge(
+        encoded,
+        challenge,
+        signature,
+        dac_public_key,
+        "NOCSR elements",
+    )?;
     NocsrElements::decode(encoded)
 }
 

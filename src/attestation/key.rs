@@ -106,7 +106,12 @@ impl PublicKey {
     ///
     /// # Errors
     /// [`AttestationError::BadSignature`].
-    pub fn verify(&self, msg: &[u8], sig: &[u8], what: &'static str) -> Result<(), AttestationError> {
+    pub fn verify(
+        &self,
+        msg: &[u8],
+        sig: &[u8],
+        what: &'static str,
+    ) -> Result<(), AttestationError> {
         let sig = Signature::from_slice(sig).map_err(|_| AttestationError::BadSignature(what))?;
         self.0
             .verify(msg, &sig)
@@ -117,7 +122,12 @@ impl PublicKey {
     ///
     /// # Errors
     /// [`AttestationError::BadSignature`].
-    pub fn verify_der(&self, msg: &[u8], sig: &[u8], what: &'static str) -> Result<(), AttestationError> {
+    pub fn verify_der(
+        &self,
+        msg: &[u8],
+        sig: &[u8],
+        what: &'static str,
+    ) -> Result<(), AttestationError> {
         let sig = Signature::from_der(sig).map_err(|_| AttestationError::BadSignature(what))?;
         self.0
             .verify(msg, &sig)

@@ -102,6 +102,9 @@ pub enum AttestationError {
     KeyGeneration,
 }
 
+#[cfg(test)]
+mod tests;
+
 impl AttestationError {
     fn tlv(what: &'static str) -> impl Fn(crate::tlv::TlvError) -> Self {
         move |source| Self::Tlv { what, source }

@@ -46,14 +46,17 @@ pub(crate) fn decode(input: &[u8]) -> Result<Input, PemProblem> {
             .get(BEGIN.len()..)
             .and_then(|s| s.find("-----"))
             .ok_or_else(|| PemProblem::Malformed("unterminated BEGIN line".into()))?;
-        let label = from_begin.get(BEGIN.len()..BEGIN.len() + label_end).unwrap_or_default();
+        let label = from_begin
+            .get(BEGIN.len()..BEGIN.len() + label_end)
+            .unwrap_or_default();
         let end_marker = format!("{END}{label}-----");
         let end_at = from_begin
             .find(&end_marker)
             .ok_or_else(|| PemProblem::Malformed(format!("no END line for {label}")))?;
         let block_end = end_at + end_marker.len();
         let block = from_begin.get(..block_end).unwrap_or_default();
-        let (l, der) = rfc7468::decode_vec(block.as_bytes()).map_err(|e| PemProblem::Malformed(format!("{label}: {e}")))?;
+        let (l, der) = rfc7468::decode_vec(block.as_bytes())
+            .map_err(|e| PemProblem::Malformed(format!("{label}: {e}")))?;
         blocks.push(Block {
             label: l.to_owned(),
             der: Zeroizing::new(der),
@@ -79,7 +82,10 @@ mod tests {
         };
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].label, "EC PARAMETERS");
-        assert_eq!(&b[0].der[..], &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
+        assert_eq!(
+            &b[0].der[..],
+            &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]
+        );
         assert_eq!(b[1].label, "CERTIFICATE");
         assert_eq!(&b[1].der[..], &[0x30, 0x00]);
     }

@@ -119,7 +119,11 @@ impl<'a> Certificate<'a> {
                 if extensions.iter().any(|x: &Extension<'_>| x.oid == oid) {
                     return Err(AttestationError::Der(what));
                 }
-                extensions.push(Extension { oid, critical, value });
+                extensions.push(Extension {
+                    oid,
+                    critical,
+                    value,
+                });
             }
         }
         t.finish()?;
@@ -145,7 +149,10 @@ impl<'a> Certificate<'a> {
     }
 
     /// basicConstraints as (critical, cA, pathLenConstraint).
-    pub fn basic_constraints(&self, what: &'static str) -> Result<Option<(bool, bool, Option<u8>)>, AttestationError> {
+    pub fn basic_constraints(
+        &self,
+        what: &'static str,
+    ) -> Result<Option<(bool, bool, Option<u8>)>, AttestationError> {
         let Some(e) = self.extension(oid::BASIC_CONSTRAINTS) else {
             return Ok(None);
         };
@@ -193,7 +200,10 @@ impl<'a> Certificate<'a> {
     }
 
     /// The keyIdentifier of authorityKeyIdentifier.
-    pub fn authority_key_id(&self, what: &'static str) -> Result<Option<&'a [u8]>, AttestationError> {
+    pub fn authority_key_id(
+        &self,
+        what: &'static str,
+    ) -> Result<Option<&'a [u8]>, AttestationError> {
         let Some(e) = self.extension(oid::AUTHORITY_KEY_ID) else {
             return Ok(None);
         };
@@ -203,13 +213,20 @@ impl<'a> Certificate<'a> {
     }
 
     /// The subject's (OID, value) attributes, in order.
-    pub fn subject_attributes(&self, what: &'static str) -> Result<Vec<(&'a [u8], Der<'a>)>, AttestationError> {
+    pub fn subject_attributes(
+        &self,
+        what: &'static str,
+    ) -> Result<Vec<(&'a [u8], Der<'a>)>, AttestationError> {
         name_attributes(self.subject, what)
     }
 
     /// A Matter vendor id / product id attribute of the subject: a UTF8String of exactly four
     /// uppercase hex digits (Matter 1.3 §6.1.1, §6.2.2.2).
-    pub fn matter_id(&self, attr_oid: &[u8], what: &'static str) -> Result<Option<u16>, AttestationError> {
+    pub fn matter_id(
+        &self,
+        attr_oid: &[u8],
+        what: &'static str,
+    ) -> Result<Option<u16>, AttestationError> {
         let mut found = None;
         for (o, v) in self.subject_attributes(what)? {
             if o != attr_oid {
@@ -230,7 +247,11 @@ impl<'a> Certificate<'a> {
     }
 
     /// Checks that `issuer` signed this certificate (ECDSA-SHA256 over the TBS bytes).
-    pub fn verify_signed_by(&self, issuer: &PublicKey, what: &'static str) -> Result<(), AttestationError> {
+    pub fn verify_signed_by(
+        &self,
+        issuer: &PublicKey,
+        what: &'static str,
+    ) -> Result<(), AttestationError> {
         if !is_ecdsa_sha256(self.signature_alg) || self.signature_alg != self.tbs_signature_alg {
             return Err(AttestationError::Profile {
                 cert: what,
@@ -242,7 +263,10 @@ impl<'a> Certificate<'a> {
 }
 
 /// The (OID, value) attributes of a Name, one per RDN (Matter names are single-valued).
-pub(crate) fn name_attributes<'a>(name: &'a [u8], what: &'static str) -> Result<Vec<(&'a [u8], Der<'a>)>, AttestationError> {
+pub(crate) fn name_attributes<'a>(
+    name: &'a [u8],
+    what: &'static str,
+) -> Result<Vec<(&'a [u8], Der<'a>)>, AttestationError> {
     let mut out = Vec::new();
     let mut rdns = DerReader::new(der::single(name, der::SEQUENCE, what)?.value, what);
     while !rdns.is_empty() {
@@ -262,7 +286,11 @@ fn parse_hex_id(v: &Der<'_>) -> Option<u16> {
     if v.tag != der::UTF8_STRING || v.value.len() != 4 {
         return None;
     }
-    if !v.value.iter().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b)) {
+    if !v
+        .value
+        .iter()
+        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
+    {
         return None;
     }
     u16::from_str_radix(std::str::from_utf8(v.value).ok()?, 16).ok()
