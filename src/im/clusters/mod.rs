@@ -8,6 +8,7 @@ mod descriptor;
 pub mod group_key_management;
 mod network_commissioning;
 pub mod opcreds_codec;
+pub mod operational_credentials;
 #[cfg(test)]
 mod test_support;
 
