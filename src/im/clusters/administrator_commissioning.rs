@@ -9,10 +9,12 @@ use tracing::debug;
 
 pub use super::admin_commissioning_codec::{attr, cmd, status};
 use super::admin_commissioning_codec::{decode_basic_timeout, OpenWindowRequest};
+use super::id;
+use crate::fabric::Privilege;
 use crate::fabric::{
     cluster_id, CommissioningWindowInfo, Effect, NodeState, Subject, WindowRequest, WindowStatus,
 };
-use crate::im::model::{AttrError, InvokeResult};
+use crate::im::model::{AttrError, Cluster, InvokeContext, InvokeResult, ReadContext};
 use crate::im::Status;
 use crate::time::{Duration, Instant};
 use crate::tlv::{Container, Tag, TlvWriter};
@@ -92,6 +94,71 @@ impl AdministratorCommissioning {
             _ => return Err(AttrError::Status(Status::UNSUPPORTED_ATTRIBUTE)),
         }
         Ok(())
+    }
+}
+
+const ATTRIBUTES: [u32; 3] = [
+    attr::WINDOW_STATUS,
+    attr::ADMIN_FABRIC_INDEX,
+    attr::ADMIN_VENDOR_ID,
+];
+const ACCEPTED: [u32; 3] = [
+    cmd::OPEN_COMMISSIONING_WINDOW,
+    cmd::OPEN_BASIC_COMMISSIONING_WINDOW,
+    cmd::REVOKE_COMMISSIONING,
+];
+
+impl Cluster for AdministratorCommissioning {
+    fn id(&self) -> u32 {
+        id::ADMINISTRATOR_COMMISSIONING
+    }
+
+    /// Revision 1 (Matter 1.3).
+    fn revision(&self) -> u16 {
+        1
+    }
+
+    fn feature_map(&self) -> u32 {
+        FEATURE_BASIC
+    }
+
+    fn attributes(&self) -> &[u32] {
+        &ATTRIBUTES
+    }
+
+    fn accepted_commands(&self) -> &[u32] {
+        &ACCEPTED
+    }
+
+    /// All three commands are "A T": Administer, in a timed invoke (§11.19.8).
+    fn invoke_privilege(&self, _command: u32) -> Privilege {
+        Privilege::Administer
+    }
+
+    fn needs_timed_invoke(&self, _command: u32) -> bool {
+        true
+    }
+
+    fn read(
+        &self,
+        ctx: &ReadContext<'_>,
+        attribute: u32,
+        w: &mut TlvWriter<'_>,
+        tag: Tag,
+    ) -> Result<(), AttrError> {
+        Self::read_attribute(ctx.state, attribute, w, tag)
+    }
+
+    /// The node mirrors every open window, the initial one included, in
+    /// [`NodeState::window`], so WindowStatus tells whether one is open.
+    fn invoke(
+        &mut self,
+        ctx: &mut InvokeContext<'_>,
+        command: u32,
+        fields: Option<Container<'_>>,
+    ) -> InvokeResult {
+        let subject = ctx.subject;
+        self.handle(ctx.state, &subject, ctx.now, false, command, fields)
     }
 }
 

@@ -10,8 +10,12 @@
 
 use tracing::debug;
 
+use super::id;
+use crate::fabric::Privilege;
 use crate::fabric::{FabricIndex, NodeState};
-use crate::im::model::{AttrError, InvokeResult};
+use crate::im::model::{
+    AttrError, Cluster, InvokeContext, InvokeResult, ReadContext, WriteContext,
+};
 use crate::im::Status;
 use crate::tlv::{Container, Tag, TlvError, TlvWriter, Value};
 
@@ -135,6 +139,115 @@ impl GroupKeyManagement {
             Value::Array(_) | Value::List(_) | Value::Struct(_) => Err(Status::RESOURCE_EXHAUSTED),
             _ => Err(Status::INVALID_DATA_TYPE),
         }
+    }
+}
+
+const ATTRIBUTES: [u32; 4] = [
+    attr::GROUP_KEY_MAP,
+    attr::GROUP_TABLE,
+    attr::MAX_GROUPS_PER_FABRIC,
+    attr::MAX_GROUP_KEYS_PER_FABRIC,
+];
+const ACCEPTED: [u32; 4] = [
+    cmd::KEY_SET_WRITE,
+    cmd::KEY_SET_READ,
+    cmd::KEY_SET_REMOVE,
+    cmd::KEY_SET_READ_ALL_INDICES,
+];
+const GENERATED: [u32; 2] = [
+    cmd::KEY_SET_READ_RESPONSE,
+    cmd::KEY_SET_READ_ALL_INDICES_RESPONSE,
+];
+
+impl Cluster for GroupKeyManagement {
+    fn id(&self) -> u32 {
+        id::GROUP_KEY_MANAGEMENT
+    }
+
+    /// Revision 2 (Matter 1.3: GroupKeyMulticastPolicy added).
+    fn revision(&self) -> u16 {
+        2
+    }
+
+    fn attributes(&self) -> &[u32] {
+        &ATTRIBUTES
+    }
+
+    fn accepted_commands(&self) -> &[u32] {
+        &ACCEPTED
+    }
+
+    fn generated_commands(&self) -> &[u32] {
+        &GENERATED
+    }
+
+    /// GroupKeyMap is "RW F VM": read with View, written with Manage.
+    fn is_writable(&self, attribute: u32) -> bool {
+        attribute == attr::GROUP_KEY_MAP
+    }
+
+    fn write_privilege(&self, _attribute: u32) -> Privilege {
+        Privilege::Manage
+    }
+
+    /// Every command is "F A" (§11.2.7).
+    fn invoke_privilege(&self, _command: u32) -> Privilege {
+        Privilege::Administer
+    }
+
+    fn is_fabric_scoped(&self, attribute: u32) -> bool {
+        matches!(attribute, attr::GROUP_KEY_MAP | attr::GROUP_TABLE)
+    }
+
+    fn is_fabric_scoped_command(&self, _command: u32) -> bool {
+        true
+    }
+
+    fn read(
+        &self,
+        _ctx: &ReadContext<'_>,
+        attribute: u32,
+        w: &mut TlvWriter<'_>,
+        tag: Tag,
+    ) -> Result<(), AttrError> {
+        Self::read_attribute(attribute, w, tag)
+    }
+
+    fn write(
+        &mut self,
+        _ctx: &mut WriteContext<'_>,
+        attribute: u32,
+        value: &Value<'_>,
+    ) -> Result<(), Status> {
+        if attribute != attr::GROUP_KEY_MAP {
+            return Err(Status::UNSUPPORTED_WRITE);
+        }
+        Self::write_group_key_map(value)
+    }
+
+    /// Any appended GroupKeyMap entry exceeds MaxGroupsPerFabric (0).
+    fn append_list_entry(
+        &mut self,
+        _ctx: &mut WriteContext<'_>,
+        attribute: u32,
+        value: &Value<'_>,
+    ) -> Result<(), Status> {
+        if attribute != attr::GROUP_KEY_MAP {
+            return Err(Status::UNSUPPORTED_WRITE);
+        }
+        match value {
+            Value::Struct(_) => Err(Status::RESOURCE_EXHAUSTED),
+            _ => Err(Status::INVALID_DATA_TYPE),
+        }
+    }
+
+    fn invoke(
+        &mut self,
+        ctx: &mut InvokeContext<'_>,
+        command: u32,
+        fields: Option<Container<'_>>,
+    ) -> InvokeResult {
+        self.handle(ctx.state, ctx.fabric(), command, fields)
     }
 }
 

@@ -1,27 +1,64 @@
 //! Server clusters, one file each. A cluster implements [`super::Cluster`] and is added to an
 //! endpoint with [`super::Endpoint::add_cluster`].
 
+pub mod access_control;
 pub mod admin_commissioning_codec;
 pub mod administrator_commissioning;
 mod basic_information;
 mod descriptor;
+pub mod general_commissioning;
 pub mod group_key_management;
-mod network_commissioning;
+pub mod network_commissioning;
 pub mod opcreds_codec;
 pub mod operational_credentials;
 #[cfg(test)]
 mod test_support;
 
+pub use access_control::AccessControl;
+pub use administrator_commissioning::AdministratorCommissioning;
 pub use basic_information::{BasicInformation, CapabilityMinima, DeviceInfo};
 pub use descriptor::Descriptor;
+pub use general_commissioning::GeneralCommissioning;
+pub use group_key_management::GroupKeyManagement;
 pub use network_commissioning::{default_interface_name, NetworkCommissioning};
+pub use operational_credentials::OperationalCredentials;
+
+use crate::attestation::DeviceCredentials;
+
+/// Adds the commissioning clusters of endpoint 0 beyond the root node's (Network
+/// Commissioning for `network_interface`, Administrator Commissioning, Group Key Management,
+/// and Operational Credentials when `credentials` are given: without attestation credentials
+/// a device cannot be commissioned, so the cluster would only mislead). Cluster `i` starts at
+/// DataVersion `data_version_seed + i` (random seeds, §7.10.3).
+pub fn add_commissioning_clusters(
+    ep: &mut super::Endpoint,
+    credentials: Option<DeviceCredentials>,
+    network_interface: &str,
+    data_version_seed: u32,
+) {
+    let mut clusters: Vec<Box<dyn super::Cluster + Send>> = vec![
+        Box::new(NetworkCommissioning::ethernet(network_interface)),
+        Box::new(AdministratorCommissioning::new()),
+        Box::new(GroupKeyManagement::new()),
+    ];
+    if let Some(c) = credentials {
+        clusters.push(Box::new(OperationalCredentials::new(c)));
+    }
+    for (i, c) in (0u32..).zip(clusters) {
+        ep.add_cluster(c, data_version_seed.wrapping_add(i));
+    }
+}
 
 /// Cluster ids (Matter 1.3 Application Cluster Specification and core §9, §11).
 pub mod id {
     /// Descriptor.
     pub const DESCRIPTOR: u32 = 0x001D;
+    /// Access Control.
+    pub const ACCESS_CONTROL: u32 = 0x001F;
     /// Basic Information.
     pub const BASIC_INFORMATION: u32 = 0x0028;
+    /// General Commissioning.
+    pub const GENERAL_COMMISSIONING: u32 = 0x0030;
     /// Network Commissioning.
     pub const NETWORK_COMMISSIONING: u32 = 0x0031;
     /// Administrator Commissioning.

@@ -17,6 +17,7 @@ use p256::SecretKey;
 use tracing::{debug, warn};
 use zeroize::Zeroizing;
 
+use super::id;
 use super::opcreds_codec::{
     self as codec, attr, cmd, AddNocRequest, AttestationRequest, CertificateChainType, CsrRequest,
     NocStatus, UpdateNocRequest,
@@ -27,11 +28,11 @@ use crate::fabric::{
     cluster_id, AclEntry, AuthMode, Effect, Fabric, FabricError, FabricIndex, NodeState, Privilege,
     Subject, WindowRequest,
 };
-use crate::im::model::{AttrError, InvokeResult};
+use crate::im::model::{AttrError, Cluster, InvokeContext, InvokeResult, ReadContext};
 use crate::im::Status;
 use crate::rng::Rng;
 use crate::time::Duration;
-use crate::tlv::{Tag, TlvWriter};
+use crate::tlv::{Container, Tag, TlvWriter};
 
 /// Attempts at drawing a valid P-256 scalar before giving up (a uniform 256-bit string is out
 /// of range with probability about 2^-32, so one attempt nearly always suffices).
@@ -84,7 +85,7 @@ impl OperationalCredentials {
         &self,
         req: &mut Request<'_>,
         command: u32,
-        fields: Option<crate::tlv::Container<'_>>,
+        fields: Option<Container<'_>>,
     ) -> InvokeResult {
         let r = match command {
             cmd::ATTESTATION_REQUEST => {
@@ -265,6 +266,107 @@ impl OperationalCredentials {
             _ => return Err(AttrError::Status(Status::UNSUPPORTED_ATTRIBUTE)),
         }
         Ok(())
+    }
+}
+
+const ATTRIBUTES: [u32; 6] = [
+    attr::NOCS,
+    attr::FABRICS,
+    attr::SUPPORTED_FABRICS,
+    attr::COMMISSIONED_FABRICS,
+    attr::TRUSTED_ROOT_CERTIFICATES,
+    attr::CURRENT_FABRIC_INDEX,
+];
+const ACCEPTED: [u32; 8] = [
+    cmd::ATTESTATION_REQUEST,
+    cmd::CERTIFICATE_CHAIN_REQUEST,
+    cmd::CSR_REQUEST,
+    cmd::ADD_NOC,
+    cmd::UPDATE_NOC,
+    cmd::UPDATE_FABRIC_LABEL,
+    cmd::REMOVE_FABRIC,
+    cmd::ADD_TRUSTED_ROOT_CERTIFICATE,
+];
+const GENERATED: [u32; 4] = [
+    cmd::ATTESTATION_RESPONSE,
+    cmd::CERTIFICATE_CHAIN_RESPONSE,
+    cmd::CSR_RESPONSE,
+    cmd::NOC_RESPONSE,
+];
+
+impl Cluster for OperationalCredentials {
+    fn id(&self) -> u32 {
+        id::OPERATIONAL_CREDENTIALS
+    }
+
+    /// Revision 1 (Matter 1.3).
+    fn revision(&self) -> u16 {
+        1
+    }
+
+    fn attributes(&self) -> &[u32] {
+        &ATTRIBUTES
+    }
+
+    fn accepted_commands(&self) -> &[u32] {
+        &ACCEPTED
+    }
+
+    fn generated_commands(&self) -> &[u32] {
+        &GENERATED
+    }
+
+    /// NOCs is "R F A" (Administer); the rest "R V" (§11.18.5).
+    fn read_privilege(&self, attribute: u32) -> Privilege {
+        if attribute == attr::NOCS {
+            Privilege::Administer
+        } else {
+            Privilege::View
+        }
+    }
+
+    /// Every command needs Administer (§11.18.6).
+    fn invoke_privilege(&self, _command: u32) -> Privilege {
+        Privilege::Administer
+    }
+
+    fn is_fabric_scoped(&self, attribute: u32) -> bool {
+        matches!(attribute, attr::NOCS | attr::FABRICS)
+    }
+
+    /// UpdateNOC and UpdateFabricLabel are "F A": they need an accessing fabric.
+    fn is_fabric_scoped_command(&self, command: u32) -> bool {
+        matches!(command, cmd::UPDATE_NOC | cmd::UPDATE_FABRIC_LABEL)
+    }
+
+    fn read(
+        &self,
+        ctx: &ReadContext<'_>,
+        attribute: u32,
+        w: &mut TlvWriter<'_>,
+        tag: Tag,
+    ) -> Result<(), AttrError> {
+        let f = ctx.fabric();
+        match attribute {
+            attr::NOCS => Self::read_nocs(ctx.state, f, ctx.fabric_filtered, w, tag),
+            attr::FABRICS => Self::read_fabrics(ctx.state, f, ctx.fabric_filtered, w, tag),
+            a => Self::read_plain(ctx.state, f, a, w, tag),
+        }
+    }
+
+    fn invoke(
+        &mut self,
+        ctx: &mut InvokeContext<'_>,
+        command: u32,
+        fields: Option<Container<'_>>,
+    ) -> InvokeResult {
+        let mut req = Request {
+            state: &mut *ctx.state,
+            subject: ctx.subject,
+            attestation_challenge: Some(&ctx.attestation_challenge[..]),
+            rng: &mut *ctx.rng,
+        };
+        self.handle(&mut req, command, fields)
     }
 }
 
