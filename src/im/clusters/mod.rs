@@ -5,6 +5,8 @@ pub mod access_control;
 pub mod admin_commissioning_codec;
 pub mod administrator_commissioning;
 mod basic_information;
+#[cfg(test)]
+mod commissioning_tests;
 mod descriptor;
 pub mod general_commissioning;
 pub mod group_key_management;
