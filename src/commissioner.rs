@@ -55,6 +55,15 @@ pub enum CommissionerEvent {
     },
     /// A read failed (bad report, status response, send failure).
     ReadFailed(String),
+    /// The device's answer to a [`Commissioner::request`].
+    Response {
+        /// IM opcode of the answer.
+        opcode: InteractionModelOpcode,
+        /// Its payload.
+        payload: Vec<u8>,
+    },
+    /// A [`Commissioner::request`] was not acknowledged.
+    RequestFailed,
     /// The device closed the session.
     SessionClosed,
 }
@@ -97,6 +106,8 @@ pub struct Commissioner<R: Rng> {
     phase: Phase,
     session: Option<SessionRef>,
     read: Option<Read>,
+    /// The exchange of a single-message request (invoke, write) awaiting its answer.
+    request: Option<ExchangeRef>,
     events: VecDeque<CommissionerEvent>,
 }
 
@@ -134,6 +145,7 @@ impl<R: Rng> Commissioner<R> {
             },
             session: None,
             read: None,
+            request: None,
             events: VecDeque::new(),
         };
         c.process(now);
@@ -186,6 +198,35 @@ impl<R: Rng> Commissioner<R> {
             reports: Vec::new(),
             chunks: 0,
         });
+        self.process(now);
+        Ok(())
+    }
+
+    /// Sends one IM request (an InvokeRequest, WriteRequest, ...) on a new exchange over the
+    /// PASE session; the device's first answer comes as [`CommissionerEvent::Response`] and
+    /// the exchange closes.
+    ///
+    /// # Errors
+    /// [`CommissionerError::NoSession`] before PASE, [`CommissionerError::Busy`] while another
+    /// request runs.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        opcode: InteractionModelOpcode,
+        payload: &[u8],
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.request.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let exchange = self
+            .exchanges
+            .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.exchanges
+            .send(now, exchange, opcode.value(), payload)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.request = Some(exchange);
         self.process(now);
         Ok(())
     }
@@ -309,6 +350,16 @@ impl<R: Rng> Commissioner<R> {
                         return;
                     }
                 }
+                if self.request == Some(exchange) && ph.protocol_id == ProtocolId::INTERACTION_MODEL
+                {
+                    self.request = None;
+                    self.exchanges.close_exchange(now, exchange);
+                    self.events.push_back(CommissionerEvent::Response {
+                        opcode: InteractionModelOpcode::from(ph.opcode),
+                        payload: message.payload.to_vec(),
+                    });
+                    return;
+                }
                 if self.read.as_ref().is_some_and(|r| r.exchange == exchange)
                     && ph.protocol_id == ProtocolId::INTERACTION_MODEL
                 {
@@ -324,6 +375,10 @@ impl<R: Rng> Commissioner<R> {
             }
             ExchangeEvent::SendFailed { exchange, .. } => {
                 self.exchanges.close_exchange(now, exchange);
+                if self.request == Some(exchange) {
+                    self.request = None;
+                    self.events.push_back(CommissionerEvent::RequestFailed);
+                }
                 if self.read.as_ref().is_some_and(|r| r.exchange == exchange) {
                     self.read = None;
                     self.events
@@ -335,6 +390,7 @@ impl<R: Rng> Commissioner<R> {
             {
                 self.session = None;
                 self.read = None;
+                self.request = None;
                 self.events.push_back(CommissionerEvent::SessionClosed);
             }
             _ => {}

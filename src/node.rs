@@ -358,6 +358,12 @@ impl<R: Rng> Node<R> {
         &self.state
     }
 
+    /// The node state, mutably: for the shell's administrative changes (and tests). Effects
+    /// and changed paths queued here are acted on at the next input.
+    pub fn state_mut(&mut self) -> &mut NodeState {
+        &mut self.state
+    }
+
     // ---- D: outputs ----
 
     /// Appends the next datagram/SDU to `buf` and says where it goes.
@@ -781,3 +787,6 @@ impl<R: Rng> Node<R> {
 fn copy_verifier(v: &PaseVerifier) -> Option<PaseVerifier> {
     PaseVerifier::from_serialized(&v.spake2p().to_bytes()[..], v.salt(), v.iterations()).ok()
 }
+
+#[cfg(test)]
+mod tests;

@@ -35,8 +35,9 @@
 //!
 //! Implemented: Read (concrete and wildcard attribute paths, WildcardPathFlags, DataVersion
 //! filters, chunking, long lists split into appended entries),
-//! Write (per-path statuses; writable attributes per cluster), Invoke (dispatch to clusters,
-//! path statuses), Timed requests, StatusResponse. Subscribe and events are not: a
+//! Write (per-path statuses; writable attributes per cluster; list appends), Invoke (dispatch
+//! to clusters, path statuses), Timed requests, StatusResponse, and access control on all of
+//! them (the [`crate::fabric::Subject`] of [`SessionContext`] against the node's ACL). Subscribe and events are not: a
 //! SubscribeRequest is answered with a StatusResponse (see [`ImExchange`]).
 
 pub mod clusters;
@@ -46,6 +47,12 @@ mod model;
 mod path;
 mod report;
 
+#[cfg(test)]
+mod access_tests;
+#[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
+pub(crate) mod test_requests;
 #[cfg(test)]
 mod tests;
 

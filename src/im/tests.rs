@@ -79,12 +79,12 @@ const APPLE_READ: [u8; 106] = hex!(
 const CHIP_READ_VENDOR_NAME: [u8; 21] =
     hex!("15 36 00 17 24 02 00 24 03 28 24 04 01 18 18 28 03 24 ff 0b 18");
 
-type Outcome = Result<TlvValue, Status>;
+pub(super) type Outcome = Result<TlvValue, Status>;
 
 #[derive(Debug)]
-struct Chunk {
+pub(super) struct Chunk {
     /// Reports in order, list appends (ListIndex null) excluded.
-    reports: Vec<(ConcreteAttributePath, Outcome)>,
+    pub(super) reports: Vec<(ConcreteAttributePath, Outcome)>,
     /// Every report in order, with `true` for a list append.
     raw: Vec<(ConcreteAttributePath, Outcome, bool)>,
     more: bool,
@@ -101,7 +101,7 @@ fn path_of(c: &Container<'_>) -> ConcreteAttributePath {
 }
 
 /// Decodes a ReportData the way a controller would.
-fn decode_report(payload: &[u8]) -> Chunk {
+pub(super) fn decode_report(payload: &[u8]) -> Chunk {
     let s = TlvReader::new(payload)
         .read_struct()
         .expect("ReportData is one structure");
@@ -140,7 +140,7 @@ fn decode_report(payload: &[u8]) -> Chunk {
 
 /// All reports of a read, with list appends merged into the list they extend, as a controller
 /// reassembles them.
-fn flatten(chunks: &[Chunk]) -> Vec<(ConcreteAttributePath, Outcome)> {
+pub(super) fn flatten(chunks: &[Chunk]) -> Vec<(ConcreteAttributePath, Outcome)> {
     let mut out: Vec<(ConcreteAttributePath, Outcome)> = Vec::new();
     for (path, v, append) in chunks.iter().flat_map(|c| c.raw.iter().cloned()) {
         if !append {
@@ -183,7 +183,7 @@ fn model() -> TestModel {
 const SUCCESS_STATUS: [u8; 8] = hex!("15 24 00 00 24 ff 0b 18");
 
 /// Runs a read to completion, answering each chunk with StatusResponse(SUCCESS).
-fn drive_read(model: &mut TestModel, request: &[u8], max_payload: usize) -> Vec<Chunk> {
+pub(super) fn drive_read(model: &mut TestModel, request: &[u8], max_payload: usize) -> Vec<Chunk> {
     let mut ex = ImExchange::new(max_payload);
     ex.handle(Instant::ZERO, model, Opcode::READ_REQUEST, request);
     let mut chunks = Vec::new();
@@ -219,7 +219,10 @@ fn drive_read(model: &mut TestModel, request: &[u8], max_payload: usize) -> Vec<
     panic!("read did not finish");
 }
 
-fn read(model: &mut TestModel, paths: &[AttributePath]) -> Vec<(ConcreteAttributePath, Outcome)> {
+pub(super) fn read(
+    model: &mut TestModel,
+    paths: &[AttributePath],
+) -> Vec<(ConcreteAttributePath, Outcome)> {
     let req = ReadRequest {
         attribute_requests: paths.to_vec(),
         ..ReadRequest::default()
@@ -230,7 +233,7 @@ fn read(model: &mut TestModel, paths: &[AttributePath]) -> Vec<(ConcreteAttribut
         .collect()
 }
 
-fn cp(endpoint: u16, cluster: u32, attribute: u32) -> ConcreteAttributePath {
+pub(super) fn cp(endpoint: u16, cluster: u32, attribute: u32) -> ConcreteAttributePath {
     ConcreteAttributePath {
         endpoint,
         cluster,
