@@ -789,4 +789,6 @@ fn copy_verifier(v: &PaseVerifier) -> Option<PaseVerifier> {
 }
 
 #[cfg(test)]
+mod commissioning_flow_tests;
+#[cfg(test)]
 mod tests;

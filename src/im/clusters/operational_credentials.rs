@@ -690,4 +690,4 @@ fn remove_fabric(req: &mut Request<'_>, index: FabricIndex) -> InvokeResult {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod vectors;
+pub(crate) mod vectors;
