@@ -3,6 +3,8 @@
 //! puts on them (nonce sizes, certificate sizes, admin subjects, vendor ids). The cluster's
 //! behaviour lives in `operational_credentials.rs`; this file only translates.
 
+use zeroize::Zeroizing;
+
 use crate::im::model::InvokeResult;
 use crate::im::Status;
 use crate::tlv::{Container, Tag, TlvError, TlvWriter};
@@ -121,19 +123,33 @@ pub struct CsrRequest {
     pub for_update_noc: bool,
 }
 
-/// AddNOC fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// AddNOC fields. The IPK is a secret: zeroized on drop, left out of `Debug`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AddNocRequest<'a> {
     /// NOCValue: Matter-TLV NOC (at most [`MAX_CERT_LEN`]).
     pub noc: &'a [u8],
     /// ICACValue: Matter-TLV ICAC, if the chain has one.
     pub icac: Option<&'a [u8]>,
     /// IPKValue: the fabric's IPK epoch key.
-    pub ipk: [u8; IPK_LEN],
+    pub ipk: Zeroizing<[u8; IPK_LEN]>,
     /// CaseAdminSubject.
     pub case_admin_subject: u64,
     /// AdminVendorId.
     pub admin_vendor_id: u16,
+}
+
+impl core::fmt::Debug for AddNocRequest<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AddNocRequest")
+            .field("noc_len", &self.noc.len())
+            .field("icac_len", &self.icac.map(<[u8]>::len))
+            .field(
+                "case_admin_subject",
+                &format_args!("{:016X}", self.case_admin_subject),
+            )
+            .field("admin_vendor_id", &self.admin_vendor_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// UpdateNOC fields.
@@ -242,7 +258,7 @@ impl<'a> AddNocRequest<'a> {
             Ok(Self {
                 noc: bounded(c, 0, MAX_CERT_LEN)?,
                 icac: opt_bounded(c, 1, MAX_CERT_LEN)?,
-                ipk: fixed(c, 2)?,
+                ipk: Zeroizing::new(fixed(c, 2)?),
                 case_admin_subject: c.u64(3)?,
                 admin_vendor_id: c.u16(4)?,
             })
@@ -461,7 +477,8 @@ mod tests {
     fn add_noc_field_rules() {
         let ok = add_noc(400, 16, 0xFFF1);
         let r = AddNocRequest::decode(c(&ok)).unwrap();
-        assert_eq!((r.noc.len(), r.icac, r.ipk), (400, None, [2; 16]));
+        assert_eq!((r.noc.len(), r.icac, *r.ipk), (400, None, [2; 16]));
+        assert!(!format!("{r:?}").contains("2, 2"), "IPK not in Debug");
         assert_eq!((r.case_admin_subject, r.admin_vendor_id), (0x1122, 0xFFF1));
         assert_eq!(
             AddNocRequest::decode(c(&add_noc(401, 16, 0xFFF1))),
