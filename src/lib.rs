@@ -45,3 +45,5 @@ pub mod config;
 pub mod ble;
 pub mod runtime;
 pub mod udp;
+// The persistent state folder (file IO).
+pub mod store;
