@@ -7,6 +7,7 @@
 //! [`Rng`]), the CHIP SDK's test vendor and product id, 1000 PBKDF2 iterations.
 
 use core::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -18,6 +19,7 @@ use crate::rng::Rng;
 use crate::setup_payload::{
     DiscoveryCapabilities, Discriminator, Passcode, SetupPayload, SetupPayloadError,
 };
+use crate::store::{StateDir, StateEnv, StoreError};
 
 /// PBKDF2 iteration bounds (Matter 1.3 §3.9 "Password-Based Key Derivation Function").
 pub const ITERATIONS: core::ops::RangeInclusive<u32> = 1000..=100_000;
@@ -126,6 +128,14 @@ pub enum ConfigError {
          characters"
     )]
     DeviceName(String),
+    /// A `--state-dir` that cannot be a folder.
+    #[error("--state-dir {path:?} is not usable: {reason}")]
+    StateDir {
+        /// The path given.
+        path: String,
+        /// Why not.
+        reason: &'static str,
+    },
 }
 
 /// The `matter-ble` command line.
@@ -144,7 +154,8 @@ pub enum ConfigError {
     after_help = "Examples:\n  \
                   matter-ble --passcode 20202021 --discriminator 3840\n  \
                   matter-ble pairing-code --passcode 20202021 --discriminator 3840\n  \
-                  matter-ble --transport udp --udp-port 5540"
+                  matter-ble --transport udp --udp-port 5540\n  \
+                  matter-ble factory-reset --state-dir /var/lib/matter-ble"
 )]
 pub struct Cli {
     /// What to do; without a subcommand the device runs.
@@ -161,6 +172,18 @@ pub enum Command {
     /// Print the QR code and the manual pairing code for the given settings, then exit (no
     /// Bluetooth or network needed).
     PairingCode,
+    /// Delete the device's persistent state (fabrics, keys, access control, counters) from the
+    /// state folder, so it must be commissioned again. Asks for confirmation on a terminal;
+    /// refuses while a running matter-ble uses the folder.
+    FactoryReset(FactoryResetArgs),
+}
+
+/// The `factory-reset` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Args)]
+pub struct FactoryResetArgs {
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Which transports commissioning runs on.
@@ -302,6 +325,13 @@ pub struct DeviceArgs {
     /// How to draw the QR code on the terminal: for a dark or a light background, or not at all.
     #[arg(long, global = true, value_enum, default_value_t = QrStyle::Dark)]
     pub qr: QrStyle,
+
+    /// Folder for the device's persistent state (fabrics, keys, access control, counters),
+    /// created with mode 0700 and locked while matter-ble runs. Default: $STATE_DIRECTORY (set by
+    /// systemd's StateDirectory=, /var/lib/matter-ble for the system service), else
+    /// $XDG_STATE_HOME/matter-ble, else ~/.local/state/matter-ble.
+    #[arg(long, global = true, value_name = "DIR", value_parser = parse_state_dir)]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// A PBKDF2 salt of 16 to 32 bytes. Public (it is sent in PBKDFParamResponse).
@@ -443,6 +473,8 @@ pub struct Config {
     pub udp_port: u16,
     /// How to draw the QR code.
     pub qr_style: QrStyle,
+    /// `--state-dir`, if given (see [`Config::state_dir`] for the folder used).
+    pub state_dir: Option<PathBuf>,
     /// Which values were generated.
     pub generated: Generated,
 }
@@ -501,6 +533,7 @@ impl Config {
             transport: args.transport,
             udp_port: args.udp_port,
             qr_style: args.qr,
+            state_dir: args.state_dir,
             generated,
         })
     }
@@ -530,6 +563,15 @@ impl Config {
                 PaseVerifier::from_serialized(&*bytes, salt, iterations)
             }
         }
+    }
+
+    /// The state folder: `--state-dir`, or the default derived from `env` (see
+    /// [`crate::store::location`]).
+    ///
+    /// # Errors
+    /// [`StoreError::NoStateDir`] without `--state-dir` when `env` gives no usable default.
+    pub fn state_dir(&self, env: &StateEnv) -> Result<StateDir, StoreError> {
+        crate::store::resolve_state_dir(self.state_dir.as_deref(), env)
     }
 
     /// The onboarding payload behind the QR and manual codes.
@@ -779,6 +821,31 @@ pub fn parse_device_name(text: &str) -> Result<String, ConfigError> {
         Err(ConfigError::DeviceName(text.to_owned()))
     } else {
         Ok(text.to_owned())
+    }
+}
+
+/// `--state-dir`: a non-empty path that is not an existing file. The folder is created (and
+/// checked further) when the store opens it.
+///
+/// # Errors
+/// [`ConfigError::StateDir`].
+pub fn parse_state_dir(text: &str) -> Result<PathBuf, ConfigError> {
+    let fail = |reason| {
+        Err(ConfigError::StateDir {
+            path: text.to_owned(),
+            reason,
+        })
+    };
+    if text.trim().is_empty() {
+        return fail("the path is empty");
+    }
+    if text.chars().any(char::is_control) {
+        return fail("the path holds control characters");
+    }
+    let path = Path::new(text);
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => fail("it exists and is not a folder"),
+        _ => Ok(path.to_path_buf()),
     }
 }
 
@@ -1204,6 +1271,68 @@ mod tests {
     }
 
     #[test]
+    fn state_dir_flag_and_factory_reset() {
+        use crate::store::StateDirSource;
+        let cli = parse(&["factory-reset", "--yes", "--state-dir", "/srv/m"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cli.command,
+            Some(Command::FactoryReset(FactoryResetArgs { yes: true }))
+        );
+        let cli = parse(&["--state-dir", "/srv/m", "factory-reset", "-y"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cli.command,
+            Some(Command::FactoryReset(FactoryResetArgs { yes: true }))
+        );
+        assert_eq!(
+            parse(&["factory-reset"]).map(|c| c.command).ok(),
+            Some(Some(Command::FactoryReset(FactoryResetArgs { yes: false })))
+        );
+        let env = StateEnv {
+            home: Some("/home/u".into()),
+            ..StateEnv::default()
+        };
+        let c = config(&["--state-dir", "/srv/m"]);
+        assert_eq!(
+            c.state_dir(&env).ok(),
+            Some(StateDir {
+                path: "/srv/m".into(),
+                source: StateDirSource::Flag
+            })
+        );
+        assert_eq!(
+            config(&[]).state_dir(&env).ok().map(|d| d.path),
+            Some("/home/u/.local/state/matter-ble".into())
+        );
+        assert!(matches!(
+            config(&[]).state_dir(&StateEnv::default()),
+            Err(StoreError::NoStateDir)
+        ));
+        // A file is not a folder; empty paths and control characters are refused.
+        let file =
+            std::env::temp_dir().join(format!("matter-ble-statefile-{}", std::process::id()));
+        std::fs::write(&file, b"").unwrap_or_else(|e| panic!("{e}"));
+        let file_s = file.to_string_lossy().into_owned();
+        for (bad, reason) in [
+            ("", "empty"),
+            (" ", "empty"),
+            ("a\nb", "control characters"),
+            (file_s.as_str(), "is not a folder"),
+        ] {
+            match parse_state_dir(bad) {
+                Err(ConfigError::StateDir { reason: r, .. }) => {
+                    assert!(r.contains(reason), "{bad:?}: {r}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let _ = std::fs::remove_file(&file);
+        // A folder that does not exist yet is fine (the store creates it).
+        assert!(parse_state_dir("/nonexistent/matter-ble/state").is_ok());
+    }
+
+    #[test]
     fn help_documents_every_flag() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
@@ -1222,7 +1351,9 @@ mod tests {
             "--transport",
             "--udp-port",
             "--qr",
+            "--state-dir",
             "pairing-code",
+            "factory-reset",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }
@@ -1247,6 +1378,7 @@ mod tests {
             let _ = parse_duration(&text);
             let _ = parse_adapter(&text);
             let _ = parse_device_name(&text);
+            let _ = parse_state_dir(&text);
         }
 
         #[test]
