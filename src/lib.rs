@@ -40,6 +40,7 @@ pub mod node;
 
 // Configuration (flags, validation) shared by the binary and tests.
 pub mod config;
+pub mod config_file;
 
 // IO shell: the only modules that may use tokio or bluer.
 pub mod ble;
