@@ -46,3 +46,5 @@ pub mod config_file;
 pub mod ble;
 pub mod runtime;
 pub mod udp;
+// The persistent state folder (file IO).
+pub mod store;
