@@ -522,6 +522,9 @@ pub struct Generated {
     pub discriminator: bool,
     /// The salt is random.
     pub salt: bool,
+    /// The random values are the device's kept ones (from the state folder), the same on every
+    /// run; false when nothing keeps them (e.g. `pairing-code`).
+    pub kept: bool,
 }
 
 /// A validated configuration: everything the runtime needs to commission this device.
@@ -541,6 +544,8 @@ pub struct Config {
     pub adapter: String,
     /// Bluetooth device name.
     pub device_name: String,
+    /// The device name is the default one, derived from the discriminator.
+    pub device_name_is_default: bool,
     /// How long the commissioning window stays open.
     pub commissioning_timeout: Duration,
     /// Transports to commission on.
@@ -598,10 +603,10 @@ impl Config {
             generated.salt = true;
             Salt::random(rng)
         });
-        // The CHIP SDK's BLEManagerImpl names a device "MATTER-" + the discriminator as "%04u".
+        let device_name_is_default = args.device_name.is_none();
         let device_name = args
             .device_name
-            .unwrap_or_else(|| format!("MATTER-{:04}", discriminator.value()));
+            .unwrap_or_else(|| default_device_name(discriminator));
         Ok(Self {
             credentials,
             pbkdf: PbkdfParams {
@@ -613,6 +618,7 @@ impl Config {
             product_id: args.product_id,
             adapter: args.adapter,
             device_name,
+            device_name_is_default,
             commissioning_timeout: args.commissioning_timeout,
             transport: args.transport,
             udp_port: args.udp_port,
@@ -676,6 +682,12 @@ impl Config {
             self.transport.discovery_capabilities(),
         ))
     }
+}
+
+/// The default Bluetooth device name for a discriminator: the CHIP SDK's BLEManagerImpl names a
+/// device "MATTER-" + the discriminator as "%04u".
+pub fn default_device_name(discriminator: Discriminator) -> String {
+    format!("MATTER-{:04}", discriminator.value())
 }
 
 /// Parses an unsigned integer in decimal or `0x` hex (underscores allowed as separators).
