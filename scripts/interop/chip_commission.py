@@ -17,14 +17,13 @@ on stderr: use --steps LOG RESULT afterwards, as the harness does); 1/2 internal
 import argparse
 import asyncio
 import base64
-import json
 import os
 import re
 import sys
 import tempfile
 import time
 
-from chip_common import T0, ms_since, pase_ip, run_main, start_controller
+from chip_common import T0, merge_into_result, ms_since, pase_ip, run_main, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_COMMISSION = 0, 3, 7
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -106,12 +105,8 @@ def steps(log_path):
 
 
 def merge_steps(log_path, result_path):
-    with open(result_path) as f:
-        lines = [l for l in f.read().splitlines() if l.strip().startswith("{")]
-    result = json.loads(lines[-1]) if lines else {}
-    result.update(steps(log_path))
-    print(json.dumps(result))
-    return 0
+    """Prints the last JSON result of result_path with the log's commissioning steps added."""
+    return merge_into_result(result_path, steps(log_path))
 
 
 def main():
