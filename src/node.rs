@@ -651,6 +651,12 @@ impl<R: Rng> Node<R> {
                 self.set_window_status(WindowStatus::WindowNotOpen);
             }
             Effect::CommissioningComplete { fabric } => {
+                // The commissioner is on CASE now; the PASE session and its implicit
+                // Administer privilege end, as the CHIP SDK expires PASE sessions on
+                // commissioning complete.
+                if let Some(s) = self.pase_session.filter(|s| Some(*s) != session) {
+                    self.exchanges.close_session(now, s, Some(true));
+                }
                 self.events
                     .push_back(NodeEvent::CommissioningComplete { fabric });
             }
