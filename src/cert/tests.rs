@@ -924,3 +924,54 @@ fn many_repeated_dn_attributes_are_rejected_not_overflowed() {
         Err(CertError::Malformed(_))
     ));
 }
+
+#[test]
+fn future_extensions_round_trip_and_critical_ones_are_refused() {
+    // SEQUENCE { OID 1.2.3.4, [critical], OCTET STRING { NULL } }
+    let non_critical = hex!("300906032a0304 04020500").to_vec();
+    let critical = hex!("300c06032a0304 0101ff 04020500").to_vec();
+    for (ext, accepted) in [(non_critical, true), (critical, false)] {
+        let noc = resign(
+            CHIP_NODE01_01_TLV,
+            |c| c.extensions.push(Extension::Future(ext.clone())),
+            &ica01_key(),
+        );
+        let der = MatterCert::tlv_to_der(&noc).unwrap();
+        assert!(der.windows(ext.len()).any(|w| w == ext.as_slice()));
+        assert_eq!(MatterCert::der_to_tlv(&der).unwrap(), noc);
+        let r = chip_chain(&noc, CHIP_ICA01_TLV);
+        assert_eq!(r.is_ok(), accepted, "{r:?}");
+    }
+    // Not one DER Extension, or a known type smuggled in as a future extension.
+    let mut c = MatterCert::from_tlv(CHIP_NODE01_01_TLV).unwrap();
+    for bad in [
+        &hex!("3000")[..],
+        &hex!("300906032a0304040205")[..],
+        &hex!("300906032a030404020500 00")[..],
+        &hex!("300c06032a0304 010100 04020500")[..],
+        &hex!("3009 0603551d0e 04020500")[..],
+    ] {
+        c.extensions.push(Extension::Future(bad.to_vec()));
+        assert!(
+            matches!(c.to_tlv(), Err(CertError::Malformed(_))),
+            "{bad:02x?}"
+        );
+        c.extensions.pop();
+    }
+}
+
+#[test]
+fn serial_must_be_a_positive_minimal_integer() {
+    let mut c = MatterCert::from_tlv(CHIP_NODE01_01_TLV).unwrap();
+    for bad in [&[0x00, 0x01][..], &[0x80], &[0xFF, 0x80], &[0x01; 21]] {
+        c.serial = bad.to_vec();
+        assert!(
+            matches!(c.to_tlv(), Err(CertError::Malformed(_))),
+            "{bad:02x?}"
+        );
+    }
+    for good in [&[0x00][..], &[0x00, 0x80], &[0x7F; 20]] {
+        c.serial = good.to_vec();
+        c.to_tlv().unwrap();
+    }
+}
