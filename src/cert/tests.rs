@@ -1006,3 +1006,19 @@ fn csr_with_attributes_and_malformed_attributes() {
     assert!(verify_csr(&make(&hex!("0500"))).is_err());
     assert!(verify_csr(&make(&hex!("300306012a"))).is_err());
 }
+
+#[test]
+fn matterjs_noc_with_three_cats_converts_der_to_tlv_and_back() {
+    // matter.js gives only the DER TBS; any signature will do for the conversion.
+    let der = x509::wrap_signed(MJS_NOC_CAT_TBS, &[0x42; 64]);
+    let c = MatterCert::from_der(&der).unwrap();
+    assert_eq!(
+        c.subject.cats(),
+        vec![0x1234_5678, 0x5678_9012, 0x9012_3456]
+    );
+    assert_eq!(c.to_der_tbs().unwrap(), MJS_NOC_CAT_TBS);
+    let tlv = c.to_tlv().unwrap();
+    assert_eq!(MatterCert::tlv_to_der(&tlv).unwrap(), der);
+    // CATs are 32-bit TLV integers (tag 22).
+    assert!(tlv.windows(6).any(|w| w == hex!("261678563412")));
+}
