@@ -23,6 +23,7 @@ pub mod rng;
 pub mod time;
 
 // Codecs.
+pub mod cert;
 pub mod message;
 pub mod setup_payload;
 pub mod tlv;
