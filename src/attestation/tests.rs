@@ -352,6 +352,7 @@ fn issued_dac_follows_the_dac_profile() {
     assert_eq!(c.not_before, pai.not_before);
     assert_eq!(c.not_after, NO_EXPIRY);
     assert_eq!(c.serial.len(), 8);
+    assert_ne!(c.serial[0], 0);
     assert_eq!(
         c.basic_constraints("DAC").unwrap(),
         Some((true, false, None))
