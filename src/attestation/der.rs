@@ -164,24 +164,9 @@ pub(crate) fn uint(magnitude: &[u8]) -> Vec<u8> {
     written(|w| w.integer_unsigned(magnitude))
 }
 
-/// A BIT STRING with no unused bits.
-pub(crate) fn bit_string(bytes: &[u8]) -> Vec<u8> {
-    written(|w| w.bit_string(0, bytes))
-}
-
 /// An OBJECT IDENTIFIER from its encoded content bytes.
 pub(crate) fn oid(content: &[u8]) -> Vec<u8> {
     written(|w| w.oid(content))
-}
-
-/// `unix` seconds as an X.509 Time: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280
-/// §4.1.2.5). Times past 9999 become 9999-12-31 23:59:59 ("no well-defined expiration").
-pub(crate) fn time(unix: u64) -> Vec<u8> {
-    let t = i64::try_from(unix)
-        .ok()
-        .and_then(|s| DateTime::from_unix_seconds(s).ok())
-        .unwrap_or(DateTime::NO_EXPIRY);
-    written(|w| w.time(&t))
 }
 
 #[cfg(test)]
@@ -189,17 +174,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn time_round_trips_and_picks_the_rfc5280_form() {
+    fn times_parse_to_unix_seconds() {
         // 2021-06-28 14:23:43 UTC, the CHIP test PAA's notBefore (UTCTime 210628142343Z).
-        let t = 1_624_890_223;
-        let enc = time(t);
-        assert_eq!(enc, tlv(UTC_TIME, b"210628142343Z"));
-        let d = single(&enc, UTC_TIME, "t").unwrap();
-        assert_eq!(parse_time(&d, "t").unwrap(), t);
+        let utc = tlv(UTC_TIME, b"210628142343Z");
+        assert_eq!(
+            parse_time(&single(&utc, UTC_TIME, "t").unwrap(), "t").unwrap(),
+            1_624_890_223
+        );
         // 9999-12-31 23:59:59, the "no well-defined expiration" value (RFC 5280 §4.1.2.5).
         let end = tlv(GENERALIZED_TIME, b"99991231235959Z");
         let v = parse_time(&single(&end, GENERALIZED_TIME, "t").unwrap(), "t").unwrap();
-        assert_eq!(time(v), end);
+        assert_eq!(v, super::super::dac::NO_EXPIRY);
+        for bad in [
+            &b"210628142343"[..],
+            b"2106281423Z",
+            b"211328142343Z",
+            b"21062814234aZ",
+        ] {
+            let d = tlv(UTC_TIME, bad);
+            assert!(
+                parse_time(&single(&d, UTC_TIME, "t").unwrap(), "t").is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

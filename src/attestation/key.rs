@@ -64,6 +64,11 @@ impl AttestationKey {
         out
     }
 
+    /// The RustCrypto signing key (for the certificate builder).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
+
     /// ECDSA-SHA256 over `msg`, DER-encoded (`Ecdsa-Sig-Value`, as X.509 and CMS carry it).
     pub fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
         let sig: Signature = self.0.sign(msg);
