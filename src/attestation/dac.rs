@@ -1,6 +1,6 @@
 //! Device Attestation Certificates: issuing one under a PAI, and checking one against the DAC
-//! profile and its PAI (Matter 1.3 §6.2.2 "Device Attestation Certificate (DAC)" and §6.2.2.x
-//! profiles for PAI/PAA; §6.2.3 chain rules).
+//! profile and its PAI, and a PAI against its PAA (Matter 1.3 §6.2.2: the DAC, PAI and PAA
+//! certificate profiles; §6.2.3: the chain rules a commissioner applies).
 
 use sha2::{Digest, Sha256};
 use tracing::debug;
