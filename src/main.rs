@@ -8,13 +8,21 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use matter_ble::config::{Cli, Command, Config, ConfigError, QrStyle};
+use matter_ble::config::{self, Cli, Command, Config, ConfigError, QrStyle};
+use matter_ble::config_file;
 use matter_ble::rng::OsRng;
 use matter_ble::setup_payload::{DiscoveryCapabilities, SetupPayload};
 use qrcode::{Color, QrCode};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match config_file::expand(std::env::args_os().collect(), &config::file_flags()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     // Without RUST_LOG the user still sees start-up warnings (BLE unavailable, the UDP port in
     // use) and each commissioning step at info; RUST_LOG=debug adds the protocol steps.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

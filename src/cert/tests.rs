@@ -975,3 +975,34 @@ fn serial_must_be_a_positive_minimal_integer() {
         c.to_tlv().unwrap();
     }
 }
+
+#[test]
+fn csr_with_attributes_and_malformed_attributes() {
+    // A CSR with one well-formed attribute (challengePassword-like) verifies; a malformed one
+    // does not. Built by hand around our own request info.
+    let k = seeded_key(8);
+    let pk = x509::public_key_bytes(k.verifying_key());
+    let base = request_info(&pk).unwrap();
+    let make = |attrs: &[u8]| {
+        // The request info with the trailing empty [0] (A0 00) replaced by [0] { attrs }.
+        let body = &base[2..base.len() - 2];
+        let mut w = super::der::DerWriter::new();
+        w.sequence(|w| {
+            w.raw(body);
+            w.context(0, |w| w.raw(attrs));
+        });
+        let info = w.finish().unwrap();
+        let sig = x509::sign_p256(&k, &info);
+        let mut w = super::der::DerWriter::new();
+        w.sequence(|w| {
+            w.raw(&info);
+            w.sequence(|w| w.oid(oid::ECDSA_WITH_SHA256));
+            w.bit_string_with(|w| x509::write_ecdsa_sig(w, &sig));
+        });
+        w.finish().unwrap()
+    };
+    let ok = make(&hex!("300f06092a864886f70d010907 3102 0500"));
+    assert_eq!(verify_csr(&ok).unwrap().public_key, pk);
+    assert!(verify_csr(&make(&hex!("0500"))).is_err());
+    assert!(verify_csr(&make(&hex!("300306012a"))).is_err());
+}
