@@ -884,3 +884,16 @@ fn dac_profile_violations_are_refused() {
         Err(AttestationError::BadSignature(_))
     ));
 }
+
+#[test]
+fn csr_response_carries_a_real_pkcs10_csr() {
+    // The operational key's CSR from `crate::cert::csr`, as CSRRequest handling will build it.
+    let creds = dev_creds(0xFFF1, 0x8000);
+    let op_key = AttestationKey::generate(&mut TestRng::new(11)).unwrap();
+    let csr = crate::cert::csr::build_csr(op_key.signing_key()).unwrap();
+    let challenge = [0x77; 16];
+    let (elements, sig) = creds.csr_response(&csr, &[0x99; 32], &challenge).unwrap();
+    let e = verify_nocsr(&elements, &challenge, &sig, &creds.dac_public_key()).unwrap();
+    assert_eq!(e.csr, csr);
+    crate::cert::csr::verify_csr(&e.csr).unwrap();
+}
