@@ -37,6 +37,9 @@ pub mod session;
 
 // Composition of the engines (sans-IO).
 pub mod commissioner;
+
+// Device attestation: DAC, PAI, CD, attestation and NOCSR elements (sans-IO).
+pub mod attestation;
 pub mod node;
 
 // Configuration (flags, validation) shared by the binary and tests.

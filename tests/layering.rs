@@ -17,6 +17,7 @@ const CORE: &[&str] = &[
     "src/cert",
     "src/node.rs",
     "src/commissioner.rs",
+    "src/attestation",
     "src/time.rs",
     "src/rng.rs",
     "src/error.rs",
