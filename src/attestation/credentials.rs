@@ -473,7 +473,9 @@ fn private_key(input: &[u8], file: CredentialFile) -> Result<AttestationKey, Cre
     } else {
         SecretKey::from_sec1_der(&der_bytes).map_err(|_| CredentialsError::MalformedKey { file })?
     };
-    AttestationKey::from_scalar(&sk.to_bytes()).map_err(|_| CredentialsError::MalformedKey { file })
+    let scalar = Zeroizing::new(sk.to_bytes());
+    AttestationKey::from_scalar(scalar.as_slice())
+        .map_err(|_| CredentialsError::MalformedKey { file })
 }
 
 /// Some(true) for PKCS#8, Some(false) for SEC1, None for neither.

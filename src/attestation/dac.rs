@@ -1,11 +1,13 @@
 //! Device Attestation Certificates: issuing one under a PAI, and checking one against the DAC
-//! profile and its PAI (Matter 1.3 §6.2.2 "Device Attestation Certificate (DAC)" and §6.2.2.x
-//! profiles for PAI/PAA; §6.2.3 chain rules).
+//! profile and its PAI, and a PAI against its PAA (Matter 1.3 §6.2.2: the DAC, PAI and PAA
+//! certificate profiles; §6.2.3: the chain rules a commissioner applies).
 
 use sha2::{Digest, Sha256};
 use tracing::debug;
 
-use super::der;
+use crate::cert::der::DateTime;
+use crate::cert::x509::{BuilderExtension, Name, NameValue, X509Builder};
+
 use super::key::{AttestationKey, PublicKey};
 use super::x509::{key_usage, oid, Certificate, KEY_ID_LEN};
 use super::AttestationError;
@@ -116,54 +118,40 @@ pub fn issue_dac(
         ));
     }
 
-    let sig_alg = der::seq(&[&der::oid(oid::ECDSA_WITH_SHA256)]);
-    let subject = der::seq(&[
-        &rdn(oid::COMMON_NAME, cn.as_bytes()),
-        &rdn(
-            oid::MATTER_VID,
-            format!("{:04X}", request.vendor_id).as_bytes(),
-        ),
-        &rdn(
-            oid::MATTER_PID,
-            format!("{:04X}", request.product_id).as_bytes(),
-        ),
-    ]);
-    let spki = der::seq(&[
-        &der::seq(&[&der::oid(oid::EC_PUBLIC_KEY), &der::oid(oid::PRIME256V1)]),
-        &der::bit_string(&point),
-    ]);
-    let extensions = der::seq(&[
-        // basicConstraints: critical, cA FALSE (the default, so an empty SEQUENCE in DER).
-        &extension(oid::BASIC_CONSTRAINTS, true, &der::seq(&[])),
-        // keyUsage: critical, digitalSignature only: BIT STRING 07 80.
-        &extension(
-            oid::KEY_USAGE,
-            true,
-            &der::tlv(der::BIT_STRING, &[0x07, 0x80]),
-        ),
-        &extension(
-            oid::SUBJECT_KEY_ID,
-            false,
-            &der::tlv(der::OCTET_STRING, &key_id(&point)),
-        ),
-        &extension(
-            oid::AUTHORITY_KEY_ID,
-            false,
-            &der::seq(&[&der::tlv(0x80, akid)]),
-        ),
-    ]);
-    let tbs = der::seq(&[
-        &der::tlv(0xa0, &der::uint(&[2])),
-        &der::uint(&serial),
-        &sig_alg,
-        pai.subject,
-        &der::seq(&[&der::time(not_before), &der::time(not_after)]),
-        &subject,
-        &spki,
-        &der::tlv(0xa3, &extensions),
-    ]);
-    let sig = pai_key.sign_der(&tbs);
-    let cert = der::seq(&[&tbs, &sig_alg, &der::bit_string(&sig)]);
+    let time = |t: u64| {
+        i64::try_from(t)
+            .ok()
+            .and_then(|t| DateTime::from_unix_seconds(t).ok())
+            .ok_or(AttestationError::Invalid(
+                "DAC validity (beyond 9999-12-31)",
+            ))
+    };
+    let utf8 = |o: &[u8], v: String| (o.to_vec(), NameValue::Utf8(v));
+    let builder = X509Builder {
+        serial: serial.to_vec(),
+        // The PAI's subject byte for byte, so that the chain's names match exactly.
+        issuer: Name::Der(pai.subject.to_vec()),
+        not_before: time(not_before)?,
+        not_after: time(not_after)?,
+        subject: Name::Attributes(vec![
+            utf8(oid::COMMON_NAME, cn),
+            // §6.2.2.2: VID and PID as UTF8String of 4 uppercase hex digits.
+            utf8(oid::MATTER_VID, format!("{:04X}", request.vendor_id)),
+            utf8(oid::MATTER_PID, format!("{:04X}", request.product_id)),
+        ]),
+        public_key: point,
+        extensions: vec![
+            // basicConstraints: critical, cA FALSE (an empty SEQUENCE in DER).
+            BuilderExtension::basic_constraints(false, None),
+            // keyUsage: critical, digitalSignature only.
+            BuilderExtension::key_usage(key_usage::DIGITAL_SIGNATURE),
+            BuilderExtension::subject_key_id(&key_id(&point)),
+            BuilderExtension::authority_key_id(akid),
+        ],
+    };
+    let cert = builder.sign(pai_key.signing_key()).map_err(|_| {
+        AttestationError::Invalid("DAC fields (the certificate builder refused them)")
+    })?;
     debug!(
         vendor_id = request.vendor_id,
         product_id = request.product_id,
@@ -290,9 +278,7 @@ fn common_profile(c: &Certificate<'_>, what: &'static str) -> Result<(), Attesta
     if c.version != 3 {
         return Err(bad("not an X.509 v3 certificate"));
     }
-    let serial = der::unsigned_integer(c.serial, what)
-        .map_err(|_| bad("serial number is not a positive integer"))?;
-    if serial.len() > 20 {
+    if c.serial.len() > 20 {
         return Err(bad("serial number longer than 20 octets"));
     }
     match c.subject_key_id(what)? {
@@ -353,26 +339,4 @@ pub(crate) fn key_id(point: &[u8]) -> [u8; KEY_ID_LEN] {
     let mut id = [0u8; KEY_ID_LEN];
     id.copy_from_slice(h.get(..KEY_ID_LEN).unwrap_or_default());
     id
-}
-
-/// One single-attribute RDN with a UTF8String value.
-fn rdn(attr: &[u8], value: &[u8]) -> Vec<u8> {
-    der::cons(
-        der::SET,
-        &[&der::seq(&[
-            &der::oid(attr),
-            &der::tlv(der::UTF8_STRING, value),
-        ])],
-    )
-}
-
-fn extension(ext: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
-    let oid = der::oid(ext);
-    let crit = der::tlv(der::BOOLEAN, &[0xff]);
-    let val = der::tlv(der::OCTET_STRING, value);
-    if critical {
-        der::seq(&[&oid, &crit, &val])
-    } else {
-        der::seq(&[&oid, &val])
-    }
 }

@@ -1,19 +1,16 @@
-//! The small DER subset attestation needs: a strict reader (definite, minimal lengths;
-//! single-byte tags) and builders for the X.509 and CMS structures we emit (ITU-T X.690 §8,
-//! §10 "DER"). Kept private to this module; `crate::cert` owns the general certificate codec.
+//! Attestation's view of DER: a reader that names the structure being read in its errors,
+//! and byte-returning builders, both thin wrappers over the crate's strict DER codec
+//! [`crate::cert::der`] (ITU-T X.690 DER: definite minimal lengths, minimal integers, RFC 5280
+//! times).
+
+use crate::cert::der::{self as codec, DateTime, DerWriter};
 
 use super::AttestationError;
 
-pub(crate) const SEQUENCE: u8 = 0x30;
-pub(crate) const SET: u8 = 0x31;
-pub(crate) const INTEGER: u8 = 0x02;
-pub(crate) const BIT_STRING: u8 = 0x03;
-pub(crate) const OCTET_STRING: u8 = 0x04;
-pub(crate) const OID: u8 = 0x06;
-pub(crate) const BOOLEAN: u8 = 0x01;
-pub(crate) const UTF8_STRING: u8 = 0x0c;
-pub(crate) const UTC_TIME: u8 = 0x17;
-pub(crate) const GENERALIZED_TIME: u8 = 0x18;
+pub(crate) use codec::tag::{
+    BIT_STRING, BOOLEAN, GENERALIZED_TIME, INTEGER, OCTET_STRING, OID, SEQUENCE, SET, UTC_TIME,
+    UTF8_STRING,
+};
 
 /// One element: tag, value bytes, and the whole encoding (tag + length + value).
 #[derive(Debug, Clone, Copy)]
@@ -23,24 +20,27 @@ pub(crate) struct Der<'a> {
     pub raw: &'a [u8],
 }
 
-/// A cursor over consecutive DER elements.
+/// A cursor over consecutive DER elements; `what` names the structure in errors.
 #[derive(Debug, Clone)]
 pub(crate) struct DerReader<'a> {
-    buf: &'a [u8],
+    inner: codec::DerReader<'a>,
     what: &'static str,
 }
 
 impl<'a> DerReader<'a> {
     pub fn new(buf: &'a [u8], what: &'static str) -> Self {
-        Self { buf, what }
+        Self {
+            inner: codec::DerReader::new(buf),
+            what,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.inner.is_empty()
     }
 
     pub fn peek_tag(&self) -> Option<u8> {
-        self.buf.first().copied()
+        self.inner.peek_tag()
     }
 
     fn err(&self) -> AttestationError {
@@ -49,41 +49,12 @@ impl<'a> DerReader<'a> {
 
     /// The next element, whatever its tag.
     pub fn read(&mut self) -> Result<Der<'a>, AttestationError> {
-        let b = self.buf;
-        let (&tag, rest) = b.split_first().ok_or_else(|| self.err())?;
-        // Multi-byte (high-tag-number) tags never occur in the structures we read.
-        if tag & 0x1f == 0x1f {
-            return Err(self.err());
-        }
-        let (&l0, rest) = rest.split_first().ok_or_else(|| self.err())?;
-        let (len, rest) = if l0 < 0x80 {
-            (usize::from(l0), rest)
-        } else {
-            let n = usize::from(l0 & 0x7f);
-            // 0x80 is BER's indefinite length; DER forbids it. Four length bytes is far more
-            // than any attestation structure (and than RESP_MAX) needs.
-            if n == 0 || n > 4 || rest.len() < n {
-                return Err(self.err());
-            }
-            let (lb, rest) = rest.split_at(n);
-            // DER: minimal length encoding (no leading zero byte, long form only from 128).
-            if lb.first() == Some(&0) {
-                return Err(self.err());
-            }
-            let len = lb.iter().fold(0usize, |a, &x| (a << 8) | usize::from(x));
-            if len < 0x80 {
-                return Err(self.err());
-            }
-            (len, rest)
-        };
-        if rest.len() < len {
-            return Err(self.err());
-        }
-        let (value, tail) = rest.split_at(len);
-        let header = b.len() - rest.len();
-        let raw = b.get(..header + len).ok_or_else(|| self.err())?;
-        self.buf = tail;
-        Ok(Der { tag, value, raw })
+        let t = self.inner.read_any().map_err(|_| self.err())?;
+        Ok(Der {
+            tag: t.tag,
+            value: t.content,
+            raw: t.raw,
+        })
     }
 
     /// The next element, which must have tag `tag`; returns its value.
@@ -115,13 +86,16 @@ impl<'a> DerReader<'a> {
         Ok(DerReader::new(self.expect(tag)?, what))
     }
 
+    /// A non-negative INTEGER's magnitude (without a sign-padding zero), minimal form checked.
+    pub fn unsigned_integer(&mut self) -> Result<&'a [u8], AttestationError> {
+        self.inner
+            .integer_unsigned()
+            .map_err(|_| AttestationError::Der(self.what))
+    }
+
     /// Fails unless every byte was consumed.
     pub fn finish(&self) -> Result<(), AttestationError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(self.err())
-        }
+        self.inner.finish().map_err(|_| self.err())
     }
 }
 
@@ -137,20 +111,6 @@ pub(crate) fn single<'a>(
     Ok(d)
 }
 
-/// The value of a non-negative INTEGER without its sign-padding zero, checking minimal form.
-pub(crate) fn unsigned_integer<'a>(
-    v: &'a [u8],
-    what: &'static str,
-) -> Result<&'a [u8], AttestationError> {
-    match v {
-        [] => Err(AttestationError::Der(what)),
-        [first, ..] if first & 0x80 != 0 => Err(AttestationError::Der(what)),
-        [0, second, ..] if second & 0x80 == 0 => Err(AttestationError::Der(what)),
-        [0, rest @ ..] if !rest.is_empty() => Ok(rest),
-        _ => Ok(v),
-    }
-}
-
 /// The bytes of a BIT STRING with no unused bits.
 pub(crate) fn bit_string_bytes<'a>(
     v: &'a [u8],
@@ -162,25 +122,31 @@ pub(crate) fn bit_string_bytes<'a>(
     }
 }
 
+/// Parses an X.509 UTCTime or GeneralizedTime to Unix seconds (from 1970).
+pub(crate) fn parse_time(d: &Der<'_>, what: &'static str) -> Result<u64, AttestationError> {
+    let t = match d.tag {
+        UTC_TIME => DateTime::parse_utc_time(d.value),
+        GENERALIZED_TIME => DateTime::parse_generalized_time(d.value),
+        _ => return Err(AttestationError::Der(what)),
+    }
+    .map_err(|_| AttestationError::Der(what))?;
+    u64::try_from(t.to_unix_seconds()).map_err(|_| AttestationError::Der(what))
+}
+
 // ---- Writing ----
+
+fn written(f: impl FnOnce(&mut DerWriter)) -> Vec<u8> {
+    let mut w = DerWriter::new();
+    f(&mut w);
+    // The writer fails only on values over 4 GiB or on invalid times; every caller here
+    // passes a few hundred bytes and times produced by `time` below, so this is empty only
+    // on a bug, which the round-trip tests would catch.
+    w.finish().unwrap_or_default()
+}
 
 /// `tag || length || content`.
 pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    let len = content.len();
-    if len < 0x80 {
-        // Fits in the short form; the cast cannot truncate.
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        let lb = bytes.get(skip..).unwrap_or_default();
-        out.push(0x80 | lb.len() as u8);
-        out.extend_from_slice(lb);
-    }
-    out.extend_from_slice(content);
-    out
+    written(|w| w.tlv(tag, content))
 }
 
 /// A constructed element whose content is the concatenation of `parts`.
@@ -195,116 +161,12 @@ pub(crate) fn seq(parts: &[&[u8]]) -> Vec<u8> {
 
 /// A non-negative INTEGER from big-endian magnitude bytes.
 pub(crate) fn uint(magnitude: &[u8]) -> Vec<u8> {
-    let skip = magnitude.iter().take_while(|&&b| b == 0).count();
-    let m = magnitude.get(skip..).unwrap_or_default();
-    let mut c = Vec::with_capacity(m.len() + 1);
-    if m.first().is_none_or(|&b| b & 0x80 != 0) {
-        c.push(0);
-    }
-    c.extend_from_slice(m);
-    tlv(INTEGER, &c)
-}
-
-/// A BIT STRING with no unused bits.
-pub(crate) fn bit_string(bytes: &[u8]) -> Vec<u8> {
-    let mut c = Vec::with_capacity(bytes.len() + 1);
-    c.push(0);
-    c.extend_from_slice(bytes);
-    tlv(BIT_STRING, &c)
+    written(|w| w.integer_unsigned(magnitude))
 }
 
 /// An OBJECT IDENTIFIER from its encoded content bytes.
 pub(crate) fn oid(content: &[u8]) -> Vec<u8> {
-    tlv(OID, content)
-}
-
-/// Formats `unix` seconds as X.509 Time: UTCTime through 2049, GeneralizedTime from 2050
-/// (RFC 5280 §4.1.2.5).
-pub(crate) fn time(unix: u64) -> Vec<u8> {
-    let (y, mo, d, h, mi, s) = civil_from_unix(unix);
-    if (1950..2050).contains(&y) {
-        let t = format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100);
-        tlv(UTC_TIME, t.as_bytes())
-    } else {
-        let t = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z");
-        tlv(GENERALIZED_TIME, t.as_bytes())
-    }
-}
-
-/// Parses an X.509 UTCTime or GeneralizedTime (the `YYMMDDHHMMSSZ` / `YYYYMMDDHHMMSSZ`
-/// forms RFC 5280 requires) to Unix seconds.
-pub(crate) fn parse_time(d: &Der<'_>, what: &'static str) -> Result<u64, AttestationError> {
-    let err = || AttestationError::Der(what);
-    let s = std::str::from_utf8(d.value).map_err(|_| err())?;
-    let digits = s.strip_suffix('Z').ok_or_else(err)?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err());
-    }
-    let (year, rest) = match (d.tag, digits.len()) {
-        (UTC_TIME, 12) => {
-            let yy: u64 = digits
-                .get(..2)
-                .ok_or_else(err)?
-                .parse()
-                .map_err(|_| err())?;
-            (
-                if yy >= 50 { 1900 + yy } else { 2000 + yy },
-                digits.get(2..).ok_or_else(err)?,
-            )
-        }
-        (GENERALIZED_TIME, 14) => (
-            digits
-                .get(..4)
-                .ok_or_else(err)?
-                .parse()
-                .map_err(|_| err())?,
-            digits.get(4..).ok_or_else(err)?,
-        ),
-        _ => return Err(err()),
-    };
-    let field = |i: usize| -> Result<u64, AttestationError> {
-        rest.get(i..i + 2)
-            .ok_or_else(err)?
-            .parse()
-            .map_err(|_| err())
-    };
-    let (mo, day, h, mi, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&mo)
-        || !(1..=31).contains(&day)
-        || h > 23
-        || mi > 59
-        || sec > 59
-        || year < 1970
-    {
-        return Err(err());
-    }
-    Ok(unix_from_civil(year, mo, day) * 86_400 + h * 3600 + mi * 60 + sec)
-}
-
-/// Days-from-civil (proleptic Gregorian), for years from 1970.
-fn unix_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).saturating_sub(719_468)
-}
-
-fn civil_from_unix(t: u64) -> (u64, u64, u64, u64, u64, u64) {
-    let days = t / 86_400;
-    let secs = t % 86_400;
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
+    written(|w| w.oid(content))
 }
 
 #[cfg(test)]
@@ -312,17 +174,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn time_round_trips_and_picks_the_rfc5280_form() {
+    fn times_parse_to_unix_seconds() {
         // 2021-06-28 14:23:43 UTC, the CHIP test PAA's notBefore (UTCTime 210628142343Z).
-        let t = 1_624_890_223;
-        let enc = time(t);
-        assert_eq!(enc, tlv(UTC_TIME, b"210628142343Z"));
-        let d = single(&enc, UTC_TIME, "t").unwrap();
-        assert_eq!(parse_time(&d, "t").unwrap(), t);
+        let utc = tlv(UTC_TIME, b"210628142343Z");
+        assert_eq!(
+            parse_time(&single(&utc, UTC_TIME, "t").unwrap(), "t").unwrap(),
+            1_624_890_223
+        );
         // 9999-12-31 23:59:59, the "no well-defined expiration" value (RFC 5280 §4.1.2.5).
         let end = tlv(GENERALIZED_TIME, b"99991231235959Z");
         let v = parse_time(&single(&end, GENERALIZED_TIME, "t").unwrap(), "t").unwrap();
-        assert_eq!(time(v), end);
+        assert_eq!(v, super::super::dac::NO_EXPIRY);
+        for bad in [
+            &b"210628142343"[..],
+            b"2106281423Z",
+            b"211328142343Z",
+            b"21062814234aZ",
+        ] {
+            let d = tlv(UTC_TIME, bad);
+            assert!(
+                parse_time(&single(&d, UTC_TIME, "t").unwrap(), "t").is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -348,8 +222,13 @@ mod tests {
         assert_eq!(uint(&[0, 0, 0x80]), vec![0x02, 0x02, 0x00, 0x80]);
         assert_eq!(uint(&[0x7f]), vec![0x02, 0x01, 0x7f]);
         assert_eq!(uint(&[]), vec![0x02, 0x01, 0x00]);
-        assert!(unsigned_integer(&[0, 0x7f], "i").is_err());
-        assert!(unsigned_integer(&[0x80], "i").is_err());
-        assert_eq!(unsigned_integer(&[0, 0x80], "i").unwrap(), &[0x80]);
+        let mag = |b: &[u8]| {
+            DerReader::new(b, "i")
+                .unsigned_integer()
+                .map(<[u8]>::to_vec)
+        };
+        assert!(mag(&[0x02, 0x02, 0x00, 0x7f]).is_err());
+        assert!(mag(&[0x02, 0x01, 0x80]).is_err());
+        assert_eq!(mag(&[0x02, 0x02, 0x00, 0x80]).unwrap(), [0x80]);
     }
 }

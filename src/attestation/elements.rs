@@ -5,7 +5,7 @@
 //! §6.4 ("Device Attestation Procedure"): the device signs `elements || attestation_challenge`
 //! with its DAC key (ECDSA-SHA256, raw `r || s`), where the 16-byte challenge comes from the
 //! secure session's key derivation. Both element structures are limited to
-//! [`MAX_ELEMENTS_LEN`](super::MAX_ELEMENTS_LEN) bytes (RESP_MAX).
+//! [`MAX_ELEMENTS_LEN`] bytes (RESP_MAX).
 
 use tracing::debug;
 

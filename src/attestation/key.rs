@@ -47,7 +47,8 @@ impl AttestationKey {
     /// The 32-byte big-endian scalar (for persistence; zeroized when dropped).
     pub fn to_scalar(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&self.0.to_bytes());
+        let bytes = Zeroizing::new(self.0.to_bytes());
+        out.copy_from_slice(bytes.as_slice());
         out
     }
 
@@ -64,12 +65,20 @@ impl AttestationKey {
         out
     }
 
+    /// The RustCrypto signing key (for the certificate builder).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
+
     /// ECDSA-SHA256 over `msg`, DER-encoded (`Ecdsa-Sig-Value`, as X.509 and CMS carry it).
     pub fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
         let sig: Signature = self.0.sign(msg);
         sig.to_der().as_bytes().to_vec()
     }
 }
+
+// The inner RustCrypto key zeroizes its scalar on drop.
+impl zeroize::ZeroizeOnDrop for AttestationKey {}
 
 impl std::fmt::Debug for AttestationKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -352,6 +352,7 @@ fn issued_dac_follows_the_dac_profile() {
     assert_eq!(c.not_before, pai.not_before);
     assert_eq!(c.not_after, NO_EXPIRY);
     assert_eq!(c.serial.len(), 8);
+    assert_ne!(c.serial[0], 0);
     assert_eq!(
         c.basic_constraints("DAC").unwrap(),
         Some((true, false, None))
@@ -748,4 +749,151 @@ proptest! {
         let enc = e.encode().unwrap();
         prop_assert_eq!(AttestationElements::decode(&enc).unwrap(), e);
     }
+}
+
+/// A PAI that names a product id (built here: the index's copies of the CHIP SDK's
+/// `Chip-Test-PAI-FFF1-8000` are from other revisions than its DACs).
+fn pai_with_pid(pid: u16) -> (Vec<u8>, AttestationKey) {
+    use crate::cert::der::DateTime;
+    use crate::cert::x509::{BuilderExtension, Name, NameValue, X509Builder};
+    let key = AttestationKey::generate(&mut TestRng::new(5)).unwrap();
+    let point = key.public_key().to_uncompressed();
+    let utf8 = |o: &[u8], v: &str| (o.to_vec(), NameValue::Utf8(v.into()));
+    let b = X509Builder {
+        serial: vec![0x42],
+        issuer: Name::Attributes(vec![utf8(oid::COMMON_NAME, "Test PAA")]),
+        not_before: DateTime::new(2024, 1, 1, 0, 0, 0).unwrap(),
+        not_after: DateTime::NO_EXPIRY,
+        subject: Name::Attributes(vec![
+            utf8(oid::COMMON_NAME, "Test PAI"),
+            utf8(oid::MATTER_VID, "FFF1"),
+            utf8(oid::MATTER_PID, &format!("{pid:04X}")),
+        ]),
+        public_key: point,
+        extensions: vec![
+            BuilderExtension::basic_constraints(true, Some(0)),
+            BuilderExtension::key_usage(key_usage::KEY_CERT_SIGN | key_usage::CRL_SIGN),
+            BuilderExtension::subject_key_id(&[0x33; 20]),
+            BuilderExtension::authority_key_id(&[0x44; 20]),
+        ],
+    };
+    (b.sign(key.signing_key()).unwrap(), key)
+}
+
+#[test]
+fn pai_with_product_id_binds_the_dac_product_id() {
+    let (pai, pai_key) = pai_with_pid(0x8000);
+    let (dac, _) = issue_dac(&DacRequest::new(0xFFF1, 0x8000), &pai, &pai_key, &mut rng()).unwrap();
+    let info = verify_dac(&dac, &pai).unwrap();
+    assert_eq!(
+        (info.product_id, info.pai_product_id),
+        (0x8000, Some(0x8000))
+    );
+    assert!(matches!(
+        issue_dac(&DacRequest::new(0xFFF1, 0x8001), &pai, &pai_key, &mut rng()),
+        Err(AttestationError::Profile { cert: "DAC", reason }) if reason.contains("product id")
+    ));
+    // A DAC for product 0x8000 under the no-PID dev PAI does not verify under this PAI.
+    assert!(verify_dac(CHIP_DAC_FFF1_8000, &pai).is_err());
+}
+
+#[test]
+fn dac_profile_violations_are_refused() {
+    use crate::cert::der::DateTime;
+    use crate::cert::x509::{BuilderExtension, Name, NameValue, X509Builder};
+    let pai = Certificate::parse(dev::DEV_PAI_CERT, "PAI").unwrap();
+    let pai_skid = pai.subject_key_id("PAI").unwrap().unwrap().to_vec();
+    let pai_key = dev::dev_pai_key().unwrap();
+    let dac_key = AttestationKey::generate(&mut rng()).unwrap();
+    let utf8 = |o: &[u8], v: &str| (o.to_vec(), NameValue::Utf8(v.into()));
+    let good = X509Builder {
+        serial: vec![0x11, 0x22],
+        issuer: Name::Der(pai.subject.to_vec()),
+        not_before: DateTime::new(2024, 1, 1, 0, 0, 0).unwrap(),
+        not_after: DateTime::NO_EXPIRY,
+        subject: Name::Attributes(vec![
+            utf8(oid::COMMON_NAME, "DAC"),
+            utf8(oid::MATTER_VID, "FFF1"),
+            utf8(oid::MATTER_PID, "8000"),
+        ]),
+        public_key: dac_key.public_key().to_uncompressed(),
+        extensions: vec![
+            BuilderExtension::basic_constraints(false, None),
+            BuilderExtension::key_usage(key_usage::DIGITAL_SIGNATURE),
+            BuilderExtension::subject_key_id(&[0x55; 20]),
+            BuilderExtension::authority_key_id(&pai_skid),
+        ],
+    };
+    let sign = |b: &X509Builder| b.sign(pai_key.signing_key()).unwrap();
+    verify_dac(&sign(&good), dev::DEV_PAI_CERT).unwrap();
+
+    let mut cases: Vec<(&str, X509Builder)> = Vec::new();
+    let mut b = good.clone();
+    b.extensions[0] = BuilderExtension::basic_constraints(true, Some(0));
+    cases.push(("CA", b));
+    let mut b = good.clone();
+    b.extensions[1] =
+        BuilderExtension::key_usage(key_usage::DIGITAL_SIGNATURE | key_usage::KEY_CERT_SIGN);
+    cases.push(("keyCertSign", b));
+    let mut b = good.clone();
+    b.extensions.remove(0);
+    cases.push(("no basicConstraints", b));
+    let mut b = good.clone();
+    b.extensions[3] = BuilderExtension::authority_key_id(&[0x66; 20]);
+    cases.push(("AKID", b));
+    let mut b = good.clone();
+    b.subject = Name::Attributes(vec![
+        utf8(oid::COMMON_NAME, "DAC"),
+        utf8(oid::MATTER_VID, "FFF1"),
+    ]);
+    cases.push(("no PID", b));
+    let mut b = good.clone();
+    b.subject = Name::Attributes(vec![
+        utf8(oid::MATTER_VID, "fff1"),
+        utf8(oid::MATTER_PID, "8000"),
+    ]);
+    cases.push(("lowercase VID", b));
+    let mut b = good.clone();
+    b.subject = Name::Attributes(vec![
+        (
+            oid::MATTER_VID.to_vec(),
+            NameValue::Printable("FFF1".into()),
+        ),
+        utf8(oid::MATTER_PID, "8000"),
+    ]);
+    cases.push(("PrintableString VID", b));
+    let mut b = good.clone();
+    b.subject = Name::Attributes(vec![
+        utf8(oid::MATTER_VID, "FFF2"),
+        utf8(oid::MATTER_PID, "8000"),
+    ]);
+    cases.push(("VID not the PAI's", b));
+    let mut b = good.clone();
+    b.issuer = Name::Attributes(vec![utf8(oid::COMMON_NAME, "Someone else")]);
+    cases.push(("issuer", b));
+    for (what, b) in cases {
+        assert!(
+            verify_dac(&sign(&b), dev::DEV_PAI_CERT).is_err(),
+            "{what} accepted"
+        );
+    }
+    // Signed by the DAC key itself instead of the PAI's.
+    let self_signed = good.sign(dac_key.signing_key()).unwrap();
+    assert!(matches!(
+        verify_dac(&self_signed, dev::DEV_PAI_CERT),
+        Err(AttestationError::BadSignature(_))
+    ));
+}
+
+#[test]
+fn csr_response_carries_a_real_pkcs10_csr() {
+    // The operational key's CSR from `crate::cert::csr`, as CSRRequest handling will build it.
+    let creds = dev_creds(0xFFF1, 0x8000);
+    let op_key = AttestationKey::generate(&mut TestRng::new(11)).unwrap();
+    let csr = crate::cert::csr::build_csr(op_key.signing_key()).unwrap();
+    let challenge = [0x77; 16];
+    let (elements, sig) = creds.csr_response(&csr, &[0x99; 32], &challenge).unwrap();
+    let e = verify_nocsr(&elements, &challenge, &sig, &creds.dac_public_key()).unwrap();
+    assert_eq!(e.csr, csr);
+    crate::cert::csr::verify_csr(&e.csr).unwrap();
 }

@@ -92,7 +92,8 @@ impl<'a> Certificate<'a> {
             }
             None => 1,
         };
-        let serial = t.expect(der::INTEGER)?;
+        // RFC 5280 §4.1.2.2: a positive integer; kept without its sign-padding zero.
+        let serial = t.unsigned_integer()?;
         let tbs_signature_alg = t.expect_der(der::SEQUENCE)?.raw;
         let issuer = t.expect_der(der::SEQUENCE)?.raw;
         let mut validity = t.nested(der::SEQUENCE)?;

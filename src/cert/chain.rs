@@ -150,6 +150,11 @@ pub fn compressed_fabric_id(root_public_key: &PublicKeyBytes, fabric_id: u64) ->
 
 fn decode(tlv: &[u8]) -> Result<ValidatedCert, CertError> {
     let cert = MatterCert::from_tlv(tlv)?;
+    if cert.has_critical_future_extension() {
+        return Err(CertError::Unsupported(
+            "critical extension of an unknown type",
+        ));
+    }
     let der = cert.to_der()?;
     Ok(ValidatedCert {
         cert,

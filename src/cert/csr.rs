@@ -80,9 +80,15 @@ pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, CertError> {
     let subject = i.read_tlv(tag::SEQUENCE)?.raw;
     let spki = i.read_tlv(tag::SEQUENCE)?.raw;
     let public_key = x509::parse_spki(spki)?;
-    // Attributes: any well-formed set is accepted (the CHIP SDK sends none).
-    let attrs = i.context(0)?;
-    let _ = attrs;
+    // Attributes (RFC 2986 §4.1): each SEQUENCE { type OID, values SET }; their content is not
+    // used (the CHIP SDK sends none), but they must be well-formed.
+    let mut attrs = i.context(0)?;
+    while !attrs.is_empty() {
+        let mut a = attrs.sequence()?;
+        a.oid()?;
+        a.set()?;
+        a.finish()?;
+    }
     i.finish()?;
     x509::verify_p256(&public_key, info.raw, &sig)?;
     Ok(VerifiedCsr {

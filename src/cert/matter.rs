@@ -13,6 +13,7 @@
 
 use crate::tlv::{Element, Tag, TlvReader, TlvWriter, Value};
 
+use super::der::{self, DerReader};
 use super::CertError;
 
 /// `signature-algorithm` value for ecdsa-with-SHA256 (Matter 1.3 §6.5.5).
@@ -466,6 +467,24 @@ impl MatterCert {
         })
     }
 
+    /// Whether a future extension is marked critical (RFC 5280 §4.2: a relying party must
+    /// reject a certificate with a critical extension it does not recognise).
+    pub fn has_critical_future_extension(&self) -> bool {
+        self.extensions.iter().any(|e| match e {
+            Extension::Future(der) => {
+                let mut r = DerReader::new(der);
+                r.sequence()
+                    .and_then(|mut e| {
+                        e.oid()?;
+                        Ok(e.peek_tag() == Some(der::tag::BOOLEAN) && e.boolean()?)
+                    })
+                    // Unparseable cannot happen after check_structure; treat as critical.
+                    .unwrap_or(true)
+            }
+            _ => false,
+        })
+    }
+
     /// What kind of certificate the subject says this is, if it is one of the Matter kinds.
     pub fn kind(&self) -> Option<CertKind> {
         self.subject.0.iter().find_map(|a| match a {
@@ -482,6 +501,12 @@ impl MatterCert {
         if self.serial.is_empty() || self.serial.len() > MAX_SERIAL_LEN {
             return Err(CertError::Malformed("serial-num length"));
         }
+        // §6.5.4: the octets are a DER INTEGER's content, so positive and minimal.
+        let mut int = vec![der::tag::INTEGER, self.serial.len() as u8];
+        int.extend_from_slice(&self.serial);
+        DerReader::new(&int)
+            .integer_unsigned()
+            .map_err(|_| CertError::Malformed("serial-num not a positive minimal integer"))?;
         let mut seen = [false; 6];
         for e in &self.extensions {
             let i = match e {
@@ -505,8 +530,12 @@ impl MatterCert {
                 }
                 Extension::SubjectKeyId(_) => 3,
                 Extension::AuthorityKeyId(_) => 4,
-                // Several future extensions are allowed.
-                Extension::Future(_) => continue,
+                // Several future extensions are allowed, each one DER `Extension` of a type
+                // that has no dedicated Matter tag.
+                Extension::Future(der) => {
+                    check_future_extension(der)?;
+                    continue;
+                }
             };
             if std::mem::replace(&mut seen[i], true) {
                 return Err(CertError::Malformed("duplicate extension"));
@@ -754,6 +783,34 @@ fn decode_extensions(v: Value<'_>) -> Result<Vec<Extension>, CertError> {
     }
     Ok(out)
 }
+
+fn check_future_extension(der: &[u8]) -> Result<(), CertError> {
+    let bad = CertError::Malformed("future-extension is not one DER Extension");
+    let mut r = DerReader::new(der);
+    let mut e = r.sequence().map_err(|_| bad.clone())?;
+    r.finish().map_err(|_| bad.clone())?;
+    let oid = e.oid().map_err(|_| bad.clone())?;
+    if KNOWN_EXTENSION_OIDS.contains(&oid) {
+        return Err(CertError::Malformed(
+            "future-extension with a known extension type",
+        ));
+    }
+    if e.peek_tag() == Some(der::tag::BOOLEAN) && !e.boolean().map_err(|_| bad.clone())? {
+        // DER never encodes the DEFAULT FALSE.
+        return Err(bad);
+    }
+    e.octet_string().map_err(|_| bad.clone())?;
+    e.finish().map_err(|_| bad)
+}
+
+// basicConstraints, keyUsage, extKeyUsage, subjectKeyIdentifier, authorityKeyIdentifier.
+const KNOWN_EXTENSION_OIDS: [&[u8]; 5] = [
+    &[0x55, 0x1D, 0x13],
+    &[0x55, 0x1D, 0x0F],
+    &[0x55, 0x1D, 0x25],
+    &[0x55, 0x1D, 0x0E],
+    &[0x55, 0x1D, 0x23],
+];
 
 pub(crate) fn is_printable(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b)

@@ -8,6 +8,51 @@
 //!   ([`x509::X509Cert`]), ECDSA P-256 helpers, and [`x509::X509Builder`] for DACs.
 //! * [`chain`]: NOC -> ICAC -> RCAC validation and the compressed fabric id.
 //! * [`csr`]: PKCS#10 CertificationRequest building and verification.
+//!
+//! # How the commissioning clusters use it
+//! * AddTrustedRootCertificate: [`validate_rcac`]`(rcac_tlv, now)` and keep the TLV.
+//! * CSRRequest: [`csr::build_csr`]`(&operational_key)` (a `p256::ecdsa::SigningKey`, zeroized
+//!   on drop) gives the DER CSR for the NOCSR elements.
+//! * AddNOC / UpdateNOC: [`validate_chain`]`(noc_tlv, icac_tlv, &rcac_tlv, now)`, then compare
+//!   [`ValidatedChain::noc_public_key`] with the operational key's public key; the fabric id,
+//!   node id and CATs come out of the chain, and [`ValidatedChain::compressed_fabric_id`] names
+//!   the fabric. `now` is Matter epoch seconds ([`der::DateTime::to_matter_seconds`]) or `None`
+//!   when the device does not know the time.
+//! * Attestation: [`x509::X509Cert::parse`] reads a PAI/DAC; [`x509::X509Builder`] issues a DAC
+//!   under a PAI (issuer = the PAI's subject bytes, vendor/product id attributes
+//!   [`x509::oid::MATTER_VENDOR_ID`] / [`x509::oid::MATTER_PRODUCT_ID`]); [`x509::sign_p256`] /
+//!   [`x509::verify_p256`] sign and verify raw messages (r||s signatures).
+//!
+//! ```
+//! use matter_ble::cert::der::DateTime;
+//! use matter_ble::cert::matter::key_usage;
+//! use matter_ble::cert::x509::{self, oid, BuilderExtension, Name, NameValue, X509Builder, X509Cert};
+//! # fn main() -> Result<(), matter_ble::cert::CertError> {
+//! # let pai_key = p256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap();
+//! # let dac_key = p256::ecdsa::SigningKey::from_slice(&[4; 32]).unwrap();
+//! # let pai_subject = vec![0x30, 0x00];
+//! let dac = X509Builder {
+//!     serial: vec![0x01, 0x02],
+//!     issuer: Name::Der(pai_subject),           // X509Cert::parse(&pai_der)?.subject.to_vec()
+//!     not_before: DateTime::new(2024, 1, 1, 0, 0, 0)?,
+//!     not_after: DateTime::NO_EXPIRY,
+//!     subject: Name::Attributes(vec![
+//!         (oid::COMMON_NAME.to_vec(), NameValue::Utf8("Matter Dev DAC".into())),
+//!         (oid::MATTER_VENDOR_ID.to_vec(), NameValue::Utf8("FFF1".into())),
+//!         (oid::MATTER_PRODUCT_ID.to_vec(), NameValue::Utf8("8000".into())),
+//!     ]),
+//!     public_key: x509::public_key_bytes(dac_key.verifying_key()),
+//!     extensions: vec![
+//!         BuilderExtension::basic_constraints(false, None),
+//!         BuilderExtension::key_usage(key_usage::DIGITAL_SIGNATURE),
+//!         BuilderExtension::subject_key_id(&[0x11; 20]),
+//!         BuilderExtension::authority_key_id(&[0x22; 20]),
+//!     ],
+//! }
+//! .sign(&pai_key)?;
+//! X509Cert::parse(&dac)?.verify_signature(&x509::public_key_bytes(pai_key.verifying_key()))?;
+//! # Ok(()) }
+//! ```
 
 pub mod chain;
 pub mod csr;
