@@ -35,14 +35,30 @@ use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 /// # Errors
 /// Start-up failures with what to do about them: the UDP port cannot be bound, BlueZ is not
 /// usable (see [`crate::ble::BleError`]), the verifier cannot be built.
-pub async fn run(config: Config, _store: &mut Store, identity: Identity) -> Result<()> {
+pub async fn run(config: Config, store: &mut Store, identity: Identity) -> Result<()> {
     // Signal handlers first: a SIGTERM during start-up must still mean a graceful stop.
     let signals = Signals::install()?;
     let clock = LinkClock::new();
     let verifier = config
         .pase_verifier()
         .context("building the PASE verifier")?;
-    let mut node = Node::new(node_config(&config, &identity), OsRng, OsRng);
+    let attestation = crate::state::attestation(store, &config, &mut OsRng)
+        .context("loading the device attestation credentials")?;
+    if attestation.development {
+        warn!(
+            issued_now = attestation.issued_now,
+            "using DEVELOPMENT attestation credentials (the CSA's test PAI for vendor 0xFFF1): \
+             commissioners accept them only in a development or test mode"
+        );
+    }
+    let mut node_cfg = node_config(&config, &identity);
+    node_cfg.attestation = Some(attestation.credentials);
+    node_cfg.network_interface = config
+        .network_interface
+        .clone()
+        .unwrap_or_else(host_network_interface);
+    info!(interface = %node_cfg.network_interface, "Network Commissioning reports this interface");
+    let mut node = Node::new(node_cfg, OsRng, OsRng);
 
     let udp = if config.transport.udp() {
         let udp = UdpTransport::bind(config.udp_port).await.with_context(|| {
@@ -145,6 +161,24 @@ async fn start_ble(
         .context("starting BLE advertising")?;
     info!(adapter = %config.adapter, "advertising the commissionable Matter service");
     Ok(peripheral)
+}
+
+/// The first network interface that is up and not loopback, from /sys/class/net (sorted by
+/// name so the choice is stable), or the Network Commissioning default when there is none.
+fn host_network_interface() -> String {
+    let mut up: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| {
+                    std::fs::read_to_string(format!("/sys/class/net/{n}/operstate"))
+                        .is_ok_and(|s| s.trim() == "up")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    up.sort();
+    crate::im::clusters::default_interface_name(up.iter().map(String::as_str))
 }
 
 fn node_config(config: &Config, identity: &Identity) -> NodeConfig {
