@@ -60,6 +60,15 @@ pub enum CommissionerEvent {
     /// An invoke failed before a response (refused TimedRequest, status response, bad
     /// message, no acknowledgement).
     InvokeFailed(String),
+    /// The device's answer to a [`Commissioner::request`].
+    Response {
+        /// IM opcode of the answer.
+        opcode: InteractionModelOpcode,
+        /// Its payload.
+        payload: Vec<u8>,
+    },
+    /// A [`Commissioner::request`] was not acknowledged.
+    RequestFailed,
     /// The device closed the session.
     SessionClosed,
 }
@@ -132,6 +141,8 @@ pub struct Commissioner<R: Rng> {
     session: Option<SessionRef>,
     read: Option<Read>,
     invoke: Option<Invoke>,
+    /// The exchange of a single-message request awaiting its answer.
+    request: Option<ExchangeRef>,
     events: VecDeque<CommissionerEvent>,
 }
 
@@ -170,6 +181,7 @@ impl<R: Rng> Commissioner<R> {
             session: None,
             read: None,
             invoke: None,
+            request: None,
             events: VecDeque::new(),
         };
         c.process(now);
@@ -281,6 +293,35 @@ impl<R: Rng> Commissioner<R> {
             .send(now, exchange, opcode.value(), &first)
             .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
         self.invoke = Some(Invoke { exchange, held });
+        self.process(now);
+        Ok(())
+    }
+
+    /// Sends one IM request (a WriteRequest, an untimed InvokeRequest, ...) as given on a new
+    /// exchange over the PASE session; the device's first answer comes as
+    /// [`CommissionerEvent::Response`] and the exchange closes.
+    ///
+    /// # Errors
+    /// [`CommissionerError::NoSession`] before PASE, [`CommissionerError::Busy`] while another
+    /// request runs.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        opcode: InteractionModelOpcode,
+        payload: &[u8],
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.request.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let exchange = self
+            .exchanges
+            .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.exchanges
+            .send(now, exchange, opcode.value(), payload)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.request = Some(exchange);
         self.process(now);
         Ok(())
     }
@@ -404,6 +445,16 @@ impl<R: Rng> Commissioner<R> {
                         return;
                     }
                 }
+                if self.request == Some(exchange) && ph.protocol_id == ProtocolId::INTERACTION_MODEL
+                {
+                    self.request = None;
+                    self.exchanges.close_exchange(now, exchange);
+                    self.events.push_back(CommissionerEvent::Response {
+                        opcode: InteractionModelOpcode::from(ph.opcode),
+                        payload: message.payload.to_vec(),
+                    });
+                    return;
+                }
                 if self.read.as_ref().is_some_and(|r| r.exchange == exchange)
                     && ph.protocol_id == ProtocolId::INTERACTION_MODEL
                 {
@@ -430,6 +481,10 @@ impl<R: Rng> Commissioner<R> {
                     self.events
                         .push_back(CommissionerEvent::ReadFailed("no acknowledgement".into()));
                 }
+                if self.request == Some(exchange) {
+                    self.request = None;
+                    self.events.push_back(CommissionerEvent::RequestFailed);
+                }
                 if self.invoke.as_ref().is_some_and(|i| i.exchange == exchange) {
                     self.invoke = None;
                     self.events
@@ -442,6 +497,7 @@ impl<R: Rng> Commissioner<R> {
                 self.session = None;
                 self.read = None;
                 self.invoke = None;
+                self.request = None;
                 self.events.push_back(CommissionerEvent::SessionClosed);
             }
             _ => {}

@@ -15,6 +15,7 @@ const CORE: &[&str] = &[
     "src/pase",
     "src/im",
     "src/cert",
+    "src/fabric",
     "src/node.rs",
     "src/commissioner.rs",
     "src/attestation",

@@ -8,7 +8,9 @@ use tracing::{debug, warn};
 use super::messages::{
     write_status_ib, InvokeRequest, ReadRequest, StatusResponse, TimedRequest, WriteRequest,
 };
-use super::model::{DataModel, InvokeContext, InvokeResult};
+use super::model::{
+    DataModel, InvokeContext, InvokeResult, ReadScope, SessionContext, WriteContext,
+};
 use super::path::CommandPath;
 use super::report::Report;
 use super::{ImError, Opcode, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
@@ -79,11 +81,13 @@ impl ImExchange {
     /// (the CHIP SDK's limit is about 1200 bytes). BTP carries the same message size.
     pub const DEFAULT_MAX_PAYLOAD: usize = 1024;
 
-    /// Feeds one decrypted IM message received on this exchange.
+    /// Feeds one decrypted IM message received on this exchange; `session` says who sent it
+    /// and lends the node's state.
     pub fn handle_message(
         &mut self,
         now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         opcode: Opcode,
         payload: &[u8],
     ) {
@@ -94,8 +98,10 @@ impl ImExchange {
                 warn!(?opcode, "IM message on a finished exchange ignored");
                 Ok(())
             }
-            State::Reporting(report) => self.on_chunk_status(model, opcode, payload, report),
-            State::Idle => self.on_request(now, model, opcode, payload, false),
+            State::Reporting(report) => {
+                self.on_chunk_status(now, model, session, opcode, payload, report)
+            }
+            State::Idle => self.on_request(now, model, session, opcode, payload, false),
             State::Timed { deadline } => {
                 if opcode != Opcode::INVOKE_REQUEST && opcode != Opcode::WRITE_REQUEST {
                     Err(ImError::Refused {
@@ -108,7 +114,7 @@ impl ImExchange {
                         status: Status::TIMEOUT,
                     })
                 } else {
-                    self.on_request(now, model, opcode, payload, true)
+                    self.on_request(now, model, session, opcode, payload, true)
                 }
             }
         };
@@ -135,6 +141,7 @@ impl ImExchange {
         &mut self,
         now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         opcode: Opcode,
         payload: &[u8],
         timed: bool,
@@ -152,13 +159,23 @@ impl ImExchange {
                 if req.has_event_requests {
                     debug!("event paths in ReadRequest ignored: no events are supported");
                 }
-                let report =
-                    Report::new(model, &req.attribute_requests, &req.data_version_filters)?;
-                self.send_chunk(model, report);
+                let scope = ReadScope {
+                    state: session.state,
+                    subject: session.subject,
+                    fabric_filtered: req.fabric_filtered,
+                    now,
+                };
+                let report = Report::new(
+                    model,
+                    &scope,
+                    &req.attribute_requests,
+                    &req.data_version_filters,
+                )?;
+                self.send_chunk(model, &scope, report);
                 Ok(())
             }
-            Opcode::INVOKE_REQUEST => self.on_invoke(now, model, payload, timed),
-            Opcode::WRITE_REQUEST => self.on_write(model, payload, timed),
+            Opcode::INVOKE_REQUEST => self.on_invoke(now, model, session, payload, timed),
+            Opcode::WRITE_REQUEST => self.on_write(now, model, session, payload, timed),
             Opcode::TIMED_REQUEST => {
                 let t = TimedRequest::parse(payload)?;
                 debug!(timeout_ms = t.timeout_ms, "timed interaction armed");
@@ -181,7 +198,9 @@ impl ImExchange {
 
     fn on_chunk_status(
         &mut self,
+        now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         opcode: Opcode,
         payload: &[u8],
         report: Report,
@@ -199,12 +218,18 @@ impl ImExchange {
             self.state = State::Done;
             return Ok(());
         }
-        self.send_chunk(model, report);
+        let scope = ReadScope {
+            state: session.state,
+            subject: session.subject,
+            fabric_filtered: report.fabric_filtered(),
+            now,
+        };
+        self.send_chunk(model, &scope, report);
         Ok(())
     }
 
-    fn send_chunk(&mut self, model: &DataModel, mut report: Report) {
-        let (payload, more) = report.next_chunk(model, self.max_payload);
+    fn send_chunk(&mut self, model: &DataModel, scope: &ReadScope<'_>, mut report: Report) {
+        let (payload, more) = report.next_chunk(model, scope, self.max_payload);
         self.out.push_back(ImMessage {
             opcode: Opcode::REPORT_DATA,
             payload,
@@ -220,6 +245,7 @@ impl ImExchange {
         &mut self,
         now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         payload: &[u8],
         timed: bool,
     ) -> Result<(), ImError> {
@@ -261,6 +287,10 @@ impl ImExchange {
                     endpoint,
                     now,
                     timed,
+                    subject: session.subject,
+                    state: &mut *session.state,
+                    rng: &mut *session.rng,
+                    attestation_challenge: session.attestation_challenge,
                 };
                 let result = model.invoke(&mut ctx, cluster, command, cmd.fields);
                 debug!(endpoint, cluster, command, ?result, "invoke");
@@ -324,7 +354,9 @@ impl ImExchange {
 
     fn on_write(
         &mut self,
+        now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         payload: &[u8],
         timed: bool,
     ) -> Result<(), ImError> {
@@ -350,8 +382,28 @@ impl ImExchange {
             w.start_array(Tag::Context(0))?;
             for d in &req.write_requests {
                 let status = match (d.path.as_concrete(), d.path.list_index) {
-                    (Some(p), None) => model.write_attribute(p, d.data_version, &d.data),
-                    // Wildcard writes are for groups; list item writes need list attributes.
+                    (Some(p), None) => {
+                        let mut ctx = WriteContext {
+                            endpoint: p.endpoint,
+                            state: &mut *session.state,
+                            subject: session.subject,
+                            now,
+                            timed,
+                        };
+                        model.write_attribute(&mut ctx, p, d.data_version, &d.data)
+                    }
+                    (Some(p), Some(None)) => {
+                        let mut ctx = WriteContext {
+                            endpoint: p.endpoint,
+                            state: &mut *session.state,
+                            subject: session.subject,
+                            now,
+                            timed,
+                        };
+                        model.append_attribute(&mut ctx, p, d.data_version, &d.data)
+                    }
+                    // Wildcard writes are for groups; writes to one list item by index are
+                    // not in Matter 1.3 (§10.6.4.3.1 allows only null, i.e. append).
                     _ => Status::INVALID_ACTION,
                 };
                 debug!(path = ?d.path, ?status, "write");

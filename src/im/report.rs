@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use tracing::{debug, warn};
 
 use super::messages::write_status_ib;
-use super::model::{global, AttrError, DataModel};
+use super::model::{global, AttrError, DataModel, ReadScope};
 use super::path::{wildcard_flags as wf, AttributePath, ConcreteAttributePath};
 use super::{ImError, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
 use crate::tlv::{Tag, TlvError, TlvReader, TlvWriter, Value};
@@ -36,28 +36,45 @@ const TRAILER: usize = 7;
 #[derive(Debug)]
 pub(crate) struct Report {
     items: VecDeque<ReportItem>,
+    fabric_filtered: bool,
 }
 
 impl Report {
     /// Expands the requested paths in request order: a concrete path yields its value or the
-    /// status of its outermost missing element; a wildcard yields every existing match and is
-    /// silent about the rest (§8.4.3.2).
+    /// status of its outermost missing element, then UNSUPPORTED_ACCESS if the subject may not
+    /// read it; a wildcard yields every existing match the subject may read and is silent about
+    /// the rest, paths without access included (Matter 1.3 §8.4.3.2, "Incoming Read Request
+    /// Action"; existence is checked before access, as in the CHIP SDK).
     pub(crate) fn new(
         model: &DataModel,
+        scope: &ReadScope<'_>,
         paths: &[AttributePath],
         filters: &[(u16, u32, u32)],
     ) -> Result<Self, ImError> {
         let mut items = VecDeque::new();
         for p in paths {
-            expand(model, p, filters, &mut items)?;
+            expand(model, scope, p, filters, &mut items)?;
         }
         debug!(paths = paths.len(), items = items.len(), "read expanded");
-        Ok(Self { items })
+        Ok(Self {
+            items,
+            fabric_filtered: scope.fabric_filtered,
+        })
+    }
+
+    /// The request's FabricFiltered flag (later chunks are read with it too).
+    pub(crate) fn fabric_filtered(&self) -> bool {
+        self.fabric_filtered
     }
 
     /// Encodes the next ReportData, at most `max_payload` bytes (at least [`MIN_PAYLOAD`]), and
     /// whether more follow.
-    pub(crate) fn next_chunk(&mut self, model: &DataModel, max_payload: usize) -> (Vec<u8>, bool) {
+    pub(crate) fn next_chunk(
+        &mut self,
+        model: &DataModel,
+        scope: &ReadScope<'_>,
+        max_payload: usize,
+    ) -> (Vec<u8>, bool) {
         let max_payload = max_payload.max(MIN_PAYLOAD);
         let mut buf = Vec::with_capacity(max_payload.min(2048));
         let mut w = TlvWriter::with_limit(&mut buf, max_payload - TRAILER);
@@ -70,10 +87,10 @@ impl Report {
         while let Some(item) = self.items.front() {
             let cp = w.checkpoint();
             let path = item.path();
-            let r = match write_item(model, item, &mut w) {
+            let r = match write_item(model, scope, item, &mut w) {
                 Err(ItemError::Status(s)) => {
                     w.rollback(cp);
-                    write_item(model, &ReportItem::Status(path, s), &mut w)
+                    write_item(model, scope, &ReportItem::Status(path, s), &mut w)
                 }
                 Err(ItemError::Tlv(TlvError::BufferFull))
                     if sent == 0 && matches!(item, ReportItem::Data(_)) =>
@@ -81,7 +98,7 @@ impl Report {
                     // Too large for any message: a list goes out as a first part plus
                     // appended entries (Matter 1.3 §10.6.4.3.1, "Lists").
                     w.rollback(cp);
-                    match split_list(model, path, &mut w) {
+                    match split_list(model, scope, path, &mut w) {
                         Some(rest) => {
                             self.items.pop_front();
                             for entry in rest.into_iter().rev() {
@@ -111,7 +128,7 @@ impl Report {
                     w.rollback(cp);
                     warn!(?path, error = ?e, "attribute does not fit a report");
                     let st = ReportItem::Status(path, Status::RESOURCE_EXHAUSTED);
-                    if write_item(model, &st, &mut w).is_err() {
+                    if write_item(model, scope, &st, &mut w).is_err() {
                         w.rollback(cp);
                     }
                     self.items.pop_front();
@@ -142,12 +159,13 @@ impl ReportItem {
 /// entries as append items; `None` if `p` is not a list or nothing fits.
 fn split_list(
     model: &DataModel,
+    scope: &ReadScope<'_>,
     p: ConcreteAttributePath,
     w: &mut TlvWriter<'_>,
 ) -> Option<Vec<ReportItem>> {
     let mut scratch = Vec::new();
     model
-        .read_attribute(p, &mut TlvWriter::new(&mut scratch), Tag::Anonymous)
+        .read_attribute(scope, p, &mut TlvWriter::new(&mut scratch), Tag::Anonymous)
         .ok()?;
     let Ok(Value::Array(list)) = TlvReader::new(&scratch).read_element().map(|e| e.value) else {
         return None;
@@ -239,6 +257,7 @@ fn close(w: &mut TlvWriter<'_>, more: bool) -> Result<(), TlvError> {
 /// `{0: AttributeStatusIB {0: path, 1: StatusIB}}` (§10.6.5).
 fn write_item(
     model: &DataModel,
+    scope: &ReadScope<'_>,
     item: &ReportItem,
     w: &mut TlvWriter<'_>,
 ) -> Result<(), ItemError> {
@@ -271,7 +290,7 @@ fn write_item(
             w.u32(Tag::Context(0), version)?;
             p.write(w, Tag::Context(1))?;
             model
-                .read_attribute(p, w, Tag::Context(2))
+                .read_attribute(scope, p, w, Tag::Context(2))
                 .map_err(|e| match e {
                     AttrError::Tlv(e) => ItemError::Tlv(e),
                     AttrError::Status(s) => ItemError::Status(s),
@@ -292,6 +311,7 @@ fn write_item(
 
 fn expand(
     model: &DataModel,
+    scope: &ReadScope<'_>,
     p: &AttributePath,
     filters: &[(u16, u32, u32)],
     out: &mut VecDeque<ReportItem>,
@@ -319,6 +339,9 @@ fn expand(
     };
     if let Some(c) = p.as_concrete() {
         match model.check_attribute(c) {
+            Ok(()) if !model.read_allowed(scope.state, &scope.subject, c) => {
+                out.push_back(ReportItem::Status(c, Status::UNSUPPORTED_ACCESS))
+            }
             Ok(()) if filtered(c.endpoint, c.cluster) => {}
             Ok(()) => out.push_back(ReportItem::Data(c)),
             Err(s) => out.push_back(ReportItem::Status(c, s)),
@@ -344,11 +367,14 @@ fn expand(
                 } else if skipped_by_flags(a, p.wildcard_flags) {
                     continue;
                 }
-                out.push_back(ReportItem::Data(ConcreteAttributePath {
+                let c = ConcreteAttributePath {
                     endpoint: ep.id(),
                     cluster: cl,
                     attribute: a,
-                }));
+                };
+                if model.read_allowed(scope.state, &scope.subject, c) {
+                    out.push_back(ReportItem::Data(c));
+                }
             }
         }
     }
