@@ -25,50 +25,14 @@ The native stack needs a writable /data and /tmp; one controller stack per proce
 
 import argparse
 import asyncio
-import json
-import os
-import sys
 import tempfile
 import time
+
+from chip_common import finish, json_out, ms_since, read_basic_info, start_controller
 
 T0 = time.monotonic()
 
 EXIT_OK, EXIT_PASE, EXIT_READ, EXIT_NO_LOCKOUT, EXIT_WRONG_ACCEPTED = 0, 3, 4, 5, 6
-
-
-def ms_since(t):
-    return round((time.monotonic() - t) * 1000.0, 1)
-
-
-def json_out():
-    """Keep the real stdout for our JSON and send everything else written to fd 1 to stderr.
-
-    The CHIP native library logs to fd 1 directly (printf), so redirecting sys.stdout alone
-    would not keep its lines out of our result.
-    """
-    real = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    return real
-
-
-def start_controller(storage_dir):
-    import chip.CertificateAuthority
-    import chip.native
-    from chip.ChipStack import ChipStack
-
-    os.makedirs("/data", exist_ok=True)
-    chip.native.Init()
-    # enableServerInteractions=False: this process is only a client; nothing listens for
-    # commissioning here.
-    stack = ChipStack(persistentStoragePath=os.path.join(storage_dir, "chip-repl.json"),
-                      enableServerInteractions=False)
-    ca_mgr = chip.CertificateAuthority.CertificateAuthorityManager(stack, stack.GetStorageManager())
-    ca = ca_mgr.NewCertificateAuthority()
-    admin = ca.NewFabricAdmin(vendorId=0xFFF1, fabricId=1)
-    ctrl = admin.NewController(nodeId=112233)
-    # The CA manager, CA and fabric admin shut their controllers down in __del__: keep them alive
-    # for the whole run (they are returned and held by the caller).
-    return ctrl, (stack, ca_mgr, ca, admin)
 
 
 async def pase_once(ctrl, ip, passcode, nodeid, port, timeout_s):
@@ -99,21 +63,6 @@ async def pase(ctrl, ip, passcode, nodeid, port, timeout_s):
         if LOCAL_REFUSAL not in (err or ""):
             return ok, ms, err
     return ok, ms, err
-
-
-async def read_basic_info(ctrl, nodeid):
-    import chip.clusters as Clusters
-
-    bi = Clusters.BasicInformation
-    t = time.monotonic()
-    res = await ctrl.ReadAttribute(nodeid, [(0, bi.Attributes.VendorName), (0, bi.Attributes.ProductID)])
-    ep0 = res[0][bi]
-    vendor_name = ep0[bi.Attributes.VendorName]
-    product_id = ep0[bi.Attributes.ProductID]
-    # A per-attribute failure comes back as an error object instead of a value.
-    if not isinstance(vendor_name, str) or not isinstance(product_id, int):
-        raise RuntimeError(f"attribute error: VendorName={vendor_name!r} ProductID={product_id!r}")
-    return {"vendor_name": vendor_name, "product_id": product_id, "read_ms": ms_since(t)}
 
 
 async def run(args, out):
@@ -172,16 +121,8 @@ def main():
         result, rc = asyncio.run(run(args, out))
     except Exception as e:
         result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
-    result["ok"] = rc == EXIT_OK
-    result["exit_code"] = rc
-    out.write(json.dumps(result) + "\n")
-    out.flush()
-    return rc
+    finish(out, result, rc, EXIT_OK)
 
 
 if __name__ == "__main__":
-    rc = main()
-    sys.stderr.flush()
-    # The native stack aborts in a static destructor at exit (VerifyOrDie in InetLayer.h with
-    # home-assistant-chip-core 2025.7.0), which would replace our exit code with 134.
-    os._exit(rc)
+    main()

@@ -89,7 +89,7 @@ class Run:
         r = self.read_ok(s)
         if "connect_to_pase_ms" not in r:
             raise Fail(f"{s}: no connect→PASE milestone in the CHIP controller's log")
-        return r, ""
+        return r, f"CHIP scans: {r.get('scan_attempts')}, stack start {r.get('stack_init_ms', 0) / 1000:.0f} s"
 
     def drop_mid_pase_then_reconnect(self, s):
         d, rc = self.result(s + ".drop")
