@@ -23,6 +23,7 @@ pub mod rng;
 pub mod time;
 
 // Codecs.
+pub mod cert;
 pub mod message;
 pub mod setup_payload;
 pub mod tlv;
@@ -36,12 +37,19 @@ pub mod session;
 
 // Composition of the engines (sans-IO).
 pub mod commissioner;
+
+// Device attestation: DAC, PAI, CD, attestation and NOCSR elements (sans-IO).
+pub mod attestation;
 pub mod node;
 
 // Configuration (flags, validation) shared by the binary and tests.
 pub mod config;
+pub mod config_file;
 
 // IO shell: the only modules that may use tokio or bluer.
 pub mod ble;
 pub mod runtime;
+pub mod state;
 pub mod udp;
+// The persistent state folder (file IO).
+pub mod store;

@@ -26,22 +26,13 @@ does.
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
 
-from chip_common import finish, json_out, ms_since, read_basic_info, start_controller
-
-T0 = time.monotonic()
+from chip_common import T0, merge_into_result, ms_since, read_basic_info, run_main, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_READ = 0, 3, 4
-
-
-def scan_timed_out(err):
-    """The controller's BLE scan ended without finding the device (its scan has a fixed 20 s
-    limit); nothing reached the device."""
-    return err is not None and "BLEManagerImpl" in err and "Timeout" in err
 
 
 async def run(args):
@@ -53,8 +44,8 @@ async def run(args):
 
     t = time.monotonic()
     # Under emulation (scripts/vm-test) advertising reports can come late: a scan that found
-    # nothing is started again (--scan-retries), counted in the result; any other failure ends
-    # the run.
+    # nothing (the controller's scan has a fixed 20 s limit) is started again, at most
+    # --scan-retries times, counted in the result; any other failure ends the run.
     for attempt in range(1 + args.scan_retries):
         try:
             await asyncio.wait_for(
@@ -64,7 +55,8 @@ async def run(args):
         except Exception as e:  # ChipStackError, asyncio.TimeoutError
             ok, err = False, f"{type(e).__name__}: {e}"
         result["scan_attempts"] = attempt + 1
-        if ok or not scan_timed_out(err) or time.monotonic() - t >= args.timeout:
+        scan_found_nothing = err is not None and "BLEManagerImpl" in err and "Timeout" in err
+        if ok or not scan_found_nothing or time.monotonic() - t >= args.timeout:
             break
         await asyncio.sleep(0.5)
     result.update(pase_ok=ok, pase_ms=ms_since(t), since_process_start_ms=ms_since(T0))
@@ -128,12 +120,7 @@ def timeline(log_path):
 
 def merge_timeline(log_path, result_path):
     """Prints the last JSON result of result_path with the log's timeline added."""
-    with open(result_path) as f:
-        lines = [l for l in f.read().splitlines() if l.strip().startswith("{")]
-    result = json.loads(lines[-1]) if lines else {}
-    result.update(timeline(log_path))
-    print(json.dumps(result))
-    return 0
+    return merge_into_result(result_path, timeline(log_path))
 
 
 def main():
@@ -152,12 +139,7 @@ def main():
     if not 0 <= args.discriminator <= 0xFFF:
         ap.error("--discriminator must be 0..4095")
 
-    out = json_out()
-    try:
-        result, rc = asyncio.run(run(args))
-    except Exception as e:
-        result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
-    finish(out, result, rc, EXIT_OK)
+    run_main(run, args)
 
 
 if __name__ == "__main__":

@@ -24,48 +24,16 @@ The native stack needs a writable /data and /tmp; one controller stack per proce
 """
 
 import argparse
-import asyncio
+import sys
 import tempfile
 import time
 
-from chip_common import finish, json_out, ms_since, read_basic_info, start_controller
-
-T0 = time.monotonic()
+from chip_common import T0, ms_since, pase_ip as pase, read_basic_info, run_main, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_READ, EXIT_NO_LOCKOUT, EXIT_WRONG_ACCEPTED = 0, 3, 4, 5, 6
 
 
-async def pase_once(ctrl, ip, passcode, nodeid, port, timeout_s):
-    t = time.monotonic()
-    try:
-        await asyncio.wait_for(ctrl.EstablishPASESessionIP(ip, passcode, nodeid, port), timeout_s)
-        return True, ms_since(t), None
-    except Exception as e:  # ChipStackError, asyncio.TimeoutError
-        return False, ms_since(t), f"{type(e).__name__}: {e}"
-
-
-# A failed PASE reports its completion callback twice in home-assistant-chip-core 2025.7.0 (first
-# "Incorrect state" from the script pairing delegate, then the real error); the second call would
-# fail the *next* attempt's future early while that attempt is still running natively, and the
-# controller then refuses further attempts locally (CHIPDeviceController.cpp "Incorrect state").
-# So after a failure we let the stack settle, and a purely local refusal is retried, not counted.
-SETTLE_S = 0.5
-LOCAL_REFUSAL = "CHIPDeviceController.cpp"
-
-
-async def pase(ctrl, ip, passcode, nodeid, port, timeout_s):
-    """One PASE attempt that reached the wire; returns (ok, elapsed_ms, error string)."""
-    for _ in range(10):
-        ok, ms, err = await pase_once(ctrl, ip, passcode, nodeid, port, timeout_s)
-        if ok:
-            return ok, ms, err
-        await asyncio.sleep(SETTLE_S)
-        if LOCAL_REFUSAL not in (err or ""):
-            return ok, ms, err
-    return ok, ms, err
-
-
-async def run(args, out):
+async def run(args):
     storage = tempfile.mkdtemp(prefix="mbt-chip-")
     t_init = time.monotonic()
     ctrl, _keepalive = start_controller(storage)
@@ -116,13 +84,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per PASE attempt")
     args = ap.parse_args()
 
-    out = json_out()
-    try:
-        result, rc = asyncio.run(run(args, out))
-    except Exception as e:
-        result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
-    finish(out, result, rc, EXIT_OK)
+    run_main(run, args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
