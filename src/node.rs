@@ -18,13 +18,18 @@ use std::net::SocketAddr;
 use tracing::{debug, info_span, warn};
 
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
-use crate::im::{self, clusters::DeviceInfo, DataModel, ImExchange};
+use crate::im::{
+    self, clusters::DeviceInfo, subscription::SubscriptionConfig, DataModel, ImExchange,
+    StatusResponse, Subscriber, SubscriptionEvent, SubscriptionManager,
+};
 use crate::message::{ProtocolId, SecureChannelOpcode};
 use crate::pase::{
     PaseError, PaseEvent, PaseResponder, PaseVerifier, ResponderConfig, WindowCloseReason,
 };
 use crate::rng::Rng;
-use crate::session::{CloseReason, PeerAddress, SessionManagerEvent, SessionRef};
+use crate::session::{
+    CloseReason, PeerAddress, Session, SessionManagerEvent, SessionRef, SubscriptionId,
+};
 use crate::time::{Duration, Instant};
 
 /// A BLE link as the core knows it: a number the shell assigns to each connected central.
@@ -68,6 +73,11 @@ pub struct NodeConfig {
     /// message with its headers and MIC inside the 1280-byte IPv6 minimum MTU (Matter 1.3
     /// §4.4.4) and is what the CHIP SDK's BTP default SDU size takes too.
     pub im_max_payload: usize,
+    /// Interaction Model requests served at once (reads, writes, invokes, timed interactions in
+    /// progress); a request beyond this is answered StatusResponse BUSY (Matter 1.3 §8.10.1).
+    pub max_im_exchanges: usize,
+    /// Subscription limits and timers (its `max_payload` is replaced by `im_max_payload`).
+    pub subscriptions: SubscriptionConfig,
 }
 
 impl Default for NodeConfig {
@@ -77,6 +87,8 @@ impl Default for NodeConfig {
             exchanges: ExchangeConfig::default(),
             pase: ResponderConfig::default(),
             im_max_payload: ImExchange::DEFAULT_MAX_PAYLOAD,
+            max_im_exchanges: 16,
+            subscriptions: SubscriptionConfig::default(),
         }
     }
 }
@@ -148,6 +160,8 @@ pub struct Node<R: Rng> {
     model: DataModel,
     im: HashMap<ExchangeRef, ImExchange>,
     im_max_payload: usize,
+    max_im_exchanges: usize,
+    subscriptions: SubscriptionManager,
     secure_sessions: BTreeSet<SessionRef>,
     events: VecDeque<NodeEvent>,
 }
@@ -158,6 +172,7 @@ impl<R: Rng> fmt::Debug for Node<R> {
             .field("window_open", &self.pase.is_window_open())
             .field("secure_sessions", &self.secure_sessions.len())
             .field("im_exchanges", &self.im.len())
+            .field("subscriptions", &self.subscriptions.len())
             .finish_non_exhaustive()
     }
 }
@@ -168,6 +183,10 @@ impl<R: Rng> Node<R> {
     /// versions); both must be cryptographically secure outside tests.
     pub fn new(config: NodeConfig, exchange_rng: R, mut rng: R) -> Self {
         let model = DataModel::root_node(config.device_info, rng.next_u32());
+        let subscriptions = SubscriptionManager::new(SubscriptionConfig {
+            max_payload: config.im_max_payload,
+            ..config.subscriptions
+        });
         Self {
             exchanges: ExchangeManager::new(config.exchanges, exchange_rng),
             rng,
@@ -177,6 +196,8 @@ impl<R: Rng> Node<R> {
             model,
             im: HashMap::new(),
             im_max_payload: config.im_max_payload,
+            max_im_exchanges: config.max_im_exchanges,
+            subscriptions,
             secure_sessions: BTreeSet::new(),
             events: VecDeque::new(),
         }
@@ -258,6 +279,11 @@ impl<R: Rng> Node<R> {
         &self.model
     }
 
+    /// Live subscriptions (priming ones included).
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
     // ---- D: outputs ----
 
     /// Appends the next datagram/SDU to `buf` and says where it goes.
@@ -271,10 +297,14 @@ impl<R: Rng> Node<R> {
     /// The earliest deadline of any engine.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.exchanges.poll_timeout(), self.pase.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.exchanges.poll_timeout(),
+            self.pase.poll_timeout(),
+            self.subscriptions.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next event.
@@ -309,6 +339,7 @@ impl<R: Rng> Node<R> {
                 progressed = true;
                 self.on_pase_event(now, ev);
             }
+            progressed |= self.drive_subscriptions(now);
             if !progressed {
                 break;
             }
@@ -357,6 +388,7 @@ impl<R: Rng> Node<R> {
                 );
                 self.exchanges.close_exchange(now, exchange);
                 self.im.remove(&exchange);
+                self.subscriptions.handle_exchange_failed(exchange);
                 if self.handshake.is_some_and(|h| h.exchange == exchange) {
                     self.pase.handle_exchange_closed(now, &exchange);
                 }
@@ -365,6 +397,7 @@ impl<R: Rng> Node<R> {
                 session, reason, ..
             }) => {
                 self.im.retain(|k, _| k.session != session);
+                self.subscriptions.handle_session_closed(session);
                 if let Some(h) = self.handshake.filter(|h| h.exchange.session == session) {
                     self.pase.handle_exchange_closed(now, &h.exchange);
                 }
@@ -414,26 +447,132 @@ impl<R: Rng> Node<R> {
         opcode: u8,
         payload: &[u8],
     ) {
+        let opcode = im::Opcode::from(opcode);
+        if self.subscriptions.owns_exchange(exchange) {
+            self.subscriptions
+                .handle_message(now, &self.model, exchange, opcode, payload);
+            return;
+        }
+        if !self.im.contains_key(&exchange) {
+            if opcode == im::Opcode::SUBSCRIBE_REQUEST {
+                let subscriber = self.subscriber(exchange.session);
+                let id = self.rng.next_u32();
+                self.subscriptions.handle_subscribe_request(
+                    now,
+                    &self.model,
+                    subscriber,
+                    exchange,
+                    payload,
+                    id,
+                );
+                return;
+            }
+            if self.im.len() >= self.max_im_exchanges {
+                // The IM exchange table is full: BUSY tells the client to retry later
+                // (Matter 1.3 §8.10.1), and the exchange ends.
+                warn!(?exchange, "IM exchange table full: BUSY");
+                let busy = StatusResponse {
+                    status: im::Status::BUSY,
+                };
+                let _ = self.exchanges.send(
+                    now,
+                    exchange,
+                    im::Opcode::STATUS_RESPONSE.value(),
+                    &busy.encode(),
+                );
+                self.exchanges.close_exchange(now, exchange);
+                return;
+            }
+        }
         let im = self
             .im
             .entry(exchange)
             .or_insert_with(|| ImExchange::new(self.im_max_payload));
-        im.handle_message(now, &mut self.model, im::Opcode::from(opcode), payload);
+        im.handle_message(now, &mut self.model, opcode, payload);
+        let changed = im.take_changes();
+        let mut failed = false;
         while let Some(m) = im.poll_message() {
             if let Err(e) = self
                 .exchanges
                 .send(now, exchange, m.opcode.value(), &m.payload)
             {
                 warn!(?exchange, error = %e, "IM response not sent; exchange abandoned");
-                self.im.remove(&exchange);
-                self.exchanges.close_exchange(now, exchange);
-                return;
+                failed = true;
+                break;
             }
         }
-        if im.is_done() {
+        if failed || im.is_done() {
             self.im.remove(&exchange);
             self.exchanges.close_exchange(now, exchange);
         }
+        if !changed.is_empty() {
+            self.subscriptions.handle_attributes_changed(&changed);
+        }
+    }
+
+    /// Who a subscription on `session` belongs to: its fabric and peer node for CASE, the
+    /// session alone for PASE.
+    fn subscriber(&self, session: SessionRef) -> Subscriber {
+        match self.exchanges.sessions().secure(session) {
+            Some(s) if !s.is_pase() => Subscriber {
+                session,
+                fabric_index: s.fabric().map(|f| f.index.0),
+                node_id: Some(s.peer_node_id()),
+            },
+            Some(s) => Subscriber {
+                fabric_index: s.fabric().map(|f| f.index.0),
+                ..Subscriber::pase(session)
+            },
+            None => Subscriber::pase(session),
+        }
+    }
+
+    /// Starts due subscription reports and moves their messages to the exchange layer; returns
+    /// whether anything moved.
+    fn drive_subscriptions(&mut self, now: Instant) -> bool {
+        let exchanges = &mut self.exchanges;
+        let mut open = |session: SessionRef| {
+            exchanges
+                .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+                .map_err(|e| debug!(?session, error = %e, "no exchange for a report"))
+                .ok()
+        };
+        self.subscriptions
+            .handle_timeout(now, &self.model, &mut open);
+        let mut moved = false;
+        while let Some(t) = self.subscriptions.poll_transmit() {
+            moved = true;
+            if let Some(m) = &t.message {
+                if let Err(e) = self
+                    .exchanges
+                    .send(now, t.exchange, m.opcode.value(), &m.payload)
+                {
+                    warn!(exchange = ?t.exchange, error = %e, "subscription message not sent");
+                    self.subscriptions.handle_exchange_failed(t.exchange);
+                    self.exchanges.close_exchange(now, t.exchange);
+                    continue;
+                }
+            }
+            if t.close_exchange {
+                self.exchanges.close_exchange(now, t.exchange);
+            }
+        }
+        while let Some(ev) = self.subscriptions.poll_event() {
+            moved = true;
+            match ev {
+                SubscriptionEvent::Established { id, session, .. } => {
+                    if let Some(s) = self.exchanges.sessions_mut().secure_mut(session) {
+                        s.add_subscription(SubscriptionId(id));
+                    }
+                }
+                SubscriptionEvent::Ended { id, session, .. } => {
+                    if let Some(s) = self.exchanges.sessions_mut().secure_mut(session) {
+                        s.remove_subscription(SubscriptionId(id));
+                    }
+                }
+            }
+        }
+        moved
     }
 
     fn on_pase_event(&mut self, now: Instant, ev: PaseEvent<ExchangeRef>) {

@@ -9,7 +9,7 @@ use super::messages::{
     write_status_ib, InvokeRequest, ReadRequest, StatusResponse, TimedRequest, WriteRequest,
 };
 use super::model::{DataModel, InvokeContext, InvokeResult};
-use super::path::CommandPath;
+use super::path::{CommandPath, ConcreteAttributePath};
 use super::report::Report;
 use super::{ImError, Opcode, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
 use crate::time::{Duration, Instant};
@@ -43,6 +43,8 @@ pub struct ImExchange {
     max_payload: usize,
     state: State,
     out: VecDeque<ImMessage>,
+    /// Attributes written successfully, for subscriptions (drained by the node).
+    changes: Vec<ConcreteAttributePath>,
 }
 
 #[derive(Debug)]
@@ -71,6 +73,7 @@ impl ImExchange {
             max_payload,
             state: State::Idle,
             out: VecDeque::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -125,6 +128,12 @@ impl ImExchange {
         self.out.pop_front()
     }
 
+    /// The attributes this exchange has written successfully since the last call, so the node
+    /// can tell subscriptions precisely what changed.
+    pub fn take_changes(&mut self) -> Vec<ConcreteAttributePath> {
+        core::mem::take(&mut self.changes)
+    }
+
     /// True when the exchange expects nothing more from the peer and has nothing more to send
     /// once [`ImExchange::poll_message`] is drained.
     pub fn is_done(&self) -> bool {
@@ -142,18 +151,16 @@ impl ImExchange {
         match opcode {
             Opcode::READ_REQUEST => {
                 let req = ReadRequest::parse(payload)?;
-                if req.attribute_requests.is_empty() && !req.has_event_requests {
+                if req.attribute_requests.is_empty() && req.event_requests.is_empty() {
                     // §8.4.3.2: a read with no paths at all is refused.
                     return Err(ImError::Refused {
                         what: "ReadRequest without paths",
                         status: Status::INVALID_ACTION,
                     });
                 }
-                if req.has_event_requests {
-                    debug!("event paths in ReadRequest ignored: no events are supported");
-                }
                 let report =
-                    Report::new(model, &req.attribute_requests, &req.data_version_filters)?;
+                    Report::new(model, &req.attribute_requests, &req.data_version_filters)?
+                        .with_event_paths(model, &req.event_requests);
                 self.send_chunk(model, report);
                 Ok(())
             }
@@ -350,7 +357,13 @@ impl ImExchange {
             w.start_array(Tag::Context(0))?;
             for d in &req.write_requests {
                 let status = match (d.path.as_concrete(), d.path.list_index) {
-                    (Some(p), None) => model.write_attribute(p, d.data_version, &d.data),
+                    (Some(p), None) => {
+                        let st = model.write_attribute(p, d.data_version, &d.data);
+                        if st == Status::SUCCESS {
+                            self.changes.push(p);
+                        }
+                        st
+                    }
                     // Wildcard writes are for groups; list item writes need list attributes.
                     _ => Status::INVALID_ACTION,
                 };

@@ -35,7 +35,10 @@ mod messages;
 mod model;
 mod path;
 mod report;
+pub mod subscription;
 
+#[cfg(test)]
+mod subscription_tests;
 #[cfg(test)]
 mod tests;
 
@@ -47,13 +50,17 @@ use crate::tlv::TlvError;
 
 pub use exchange::{ImExchange, ImMessage};
 pub use messages::{
-    CommandData, InvokeRequest, ReadRequest, StatusResponse, TimedRequest, WriteData, WriteRequest,
+    CommandData, EventPath, InvokeRequest, ReadRequest, StatusResponse, SubscribeRequest,
+    SubscribeResponse, TimedRequest, WriteData, WriteRequest,
 };
 pub use model::{
     AttrError, Cluster, DataModel, DeviceType, Endpoint, InvokeContext, InvokeResult, ReadContext,
     ROOT_NODE_DEVICE_TYPE,
 };
 pub use path::{AttributePath, CommandPath, ConcreteAttributePath};
+pub use subscription::{
+    Subscriber, SubscriptionConfig, SubscriptionEvent, SubscriptionManager, SubscriptionTransmit,
+};
 
 /// Protocol id of the Interaction Model (Matter 1.3 §4.4.3.1, table "Protocol IDs").
 pub const PROTOCOL_ID: u16 = 0x0001;

@@ -27,17 +27,17 @@ const APPLE_READ: [u8; 106] = hex!(
 const CHIP_READ_VENDOR_NAME: [u8; 21] =
     hex!("15 36 00 17 24 02 00 24 03 28 24 04 01 18 18 28 03 24 ff 0b 18");
 
-type Outcome = Result<TlvValue, Status>;
+pub(super) type Outcome = Result<TlvValue, Status>;
 
 #[derive(Debug)]
-struct Chunk {
+pub(super) struct Chunk {
     /// Reports in order, list appends (ListIndex null) excluded.
-    reports: Vec<(ConcreteAttributePath, Outcome)>,
+    pub(super) reports: Vec<(ConcreteAttributePath, Outcome)>,
     /// Every report in order, with `true` for a list append.
-    raw: Vec<(ConcreteAttributePath, Outcome, bool)>,
-    more: bool,
-    suppress: bool,
-    len: usize,
+    pub(super) raw: Vec<(ConcreteAttributePath, Outcome, bool)>,
+    pub(super) more: bool,
+    pub(super) suppress: bool,
+    pub(super) len: usize,
 }
 
 fn path_of(c: &Container<'_>) -> ConcreteAttributePath {
@@ -49,7 +49,7 @@ fn path_of(c: &Container<'_>) -> ConcreteAttributePath {
 }
 
 /// Decodes a ReportData the way a controller would.
-fn decode_report(payload: &[u8]) -> Chunk {
+pub(super) fn decode_report(payload: &[u8]) -> Chunk {
     let s = TlvReader::new(payload)
         .read_struct()
         .expect("ReportData is one structure");
@@ -88,7 +88,7 @@ fn decode_report(payload: &[u8]) -> Chunk {
 
 /// All reports of a read, with list appends merged into the list they extend, as a controller
 /// reassembles them.
-fn flatten(chunks: &[Chunk]) -> Vec<(ConcreteAttributePath, Outcome)> {
+pub(super) fn flatten(chunks: &[Chunk]) -> Vec<(ConcreteAttributePath, Outcome)> {
     let mut out: Vec<(ConcreteAttributePath, Outcome)> = Vec::new();
     for (path, v, append) in chunks.iter().flat_map(|c| c.raw.iter().cloned()) {
         if !append {
@@ -104,17 +104,17 @@ fn flatten(chunks: &[Chunk]) -> Vec<(ConcreteAttributePath, Outcome)> {
     out
 }
 
-fn status_of(m: &ImMessage) -> Status {
+pub(super) fn status_of(m: &ImMessage) -> Status {
     assert_eq!(m.opcode, Opcode::STATUS_RESPONSE);
     StatusResponse::parse(&m.payload).unwrap().status
 }
 
-fn model() -> DataModel {
+pub(super) fn model() -> DataModel {
     DataModel::root_node(DeviceInfo::default(), 0x0101_0000)
 }
 
 /// StatusResponse(SUCCESS), as a client sends it between chunks.
-const SUCCESS_STATUS: [u8; 8] = hex!("15 24 00 00 24 ff 0b 18");
+pub(super) const SUCCESS_STATUS: [u8; 8] = hex!("15 24 00 00 24 ff 0b 18");
 
 /// Runs a read to completion, answering each chunk with StatusResponse(SUCCESS).
 fn drive_read(model: &mut DataModel, request: &[u8], max_payload: usize) -> Vec<Chunk> {
@@ -164,7 +164,7 @@ fn read(model: &mut DataModel, paths: &[AttributePath]) -> Vec<(ConcreteAttribut
         .collect()
 }
 
-fn cp(endpoint: u16, cluster: u32, attribute: u32) -> ConcreteAttributePath {
+pub(super) fn cp(endpoint: u16, cluster: u32, attribute: u32) -> ConcreteAttributePath {
     ConcreteAttributePath {
         endpoint,
         cluster,
@@ -623,7 +623,7 @@ fn malformed_and_unexpected_requests_get_invalid_action() {
     );
 }
 
-fn invoke_request(endpoint: u16, cluster: u32, command: u32, timed: bool) -> Vec<u8> {
+pub(super) fn invoke_request(endpoint: u16, cluster: u32, command: u32, timed: bool) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut w = crate::tlv::TlvWriter::new(&mut buf);
     (|| -> Result<(), crate::tlv::TlvError> {
@@ -651,7 +651,7 @@ fn invoke_request(endpoint: u16, cluster: u32, command: u32, timed: bool) -> Vec
 }
 
 /// (path, status) of the single CommandStatusIB of an InvokeResponse.
-fn invoke_status(m: &ImMessage) -> (CommandPath, Status) {
+pub(super) fn invoke_status(m: &ImMessage) -> (CommandPath, Status) {
     assert_eq!(m.opcode, Opcode::INVOKE_RESPONSE);
     let s = TlvReader::new(&m.payload).read_struct().unwrap();
     assert_eq!(s.bool(0), Ok(false));
@@ -791,7 +791,11 @@ fn timed_invoke() {
     );
 }
 
-fn write_request(path: AttributePath, value: &TlvValue, version: Option<u32>) -> Vec<u8> {
+pub(super) fn write_request(
+    path: AttributePath,
+    value: &TlvValue,
+    version: Option<u32>,
+) -> Vec<u8> {
     use crate::tlv::Tag;
     let mut buf = Vec::new();
     let mut w = crate::tlv::TlvWriter::new(&mut buf);
