@@ -41,6 +41,8 @@ pub mod subscription;
 mod subscription_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_invoke_tests;
 
 use core::fmt;
 

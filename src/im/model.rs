@@ -398,6 +398,80 @@ impl DataModel {
         }
     }
 
+    /// Appends `item` to list attribute `p` (a write with ListIndex null, Matter 1.3
+    /// §10.6.4.3.1): the current list is read, the item added, and the whole list written through
+    /// [`Cluster::write`], so every writable list attribute supports appends with the cluster's
+    /// own validation. A successful append bumps the DataVersion like any write.
+    pub fn append_list_item(
+        &mut self,
+        p: ConcreteAttributePath,
+        data_version: Option<u32>,
+        item: &Value<'_>,
+    ) -> Status {
+        if let Err(s) = self.check_attribute(p) {
+            return s;
+        }
+        if global::ALL.contains(&p.attribute) {
+            return Status::UNSUPPORTED_WRITE;
+        }
+        let mut current = Vec::new();
+        match self.read_attribute(p, &mut TlvWriter::new(&mut current), Tag::Anonymous) {
+            Ok(()) => {}
+            Err(AttrError::Status(s)) => return s,
+            Err(AttrError::Tlv(_)) => return Status::FAILURE,
+        }
+        let Ok(Value::Array(list)) = crate::tlv::TlvReader::new(&current)
+            .read_element()
+            .map(|e| e.value)
+        else {
+            // Appending to something that is not a list.
+            return Status::INVALID_ACTION;
+        };
+        let mut whole = Vec::with_capacity(current.len() + 16);
+        let mut w = TlvWriter::new(&mut whole);
+        let encoded = (|| -> Result<(), TlvError> {
+            w.start_array(Tag::Anonymous)?;
+            for e in list.iter() {
+                w.value(Tag::Anonymous, &e?.value)?;
+            }
+            w.value(Tag::Anonymous, item)?;
+            w.end_container()
+        })();
+        if encoded.is_err() {
+            return Status::FAILURE;
+        }
+        let Ok(value) = crate::tlv::TlvReader::new(&whole)
+            .read_element()
+            .map(|e| e.value)
+        else {
+            return Status::FAILURE;
+        };
+        self.write_attribute(p, data_version, &value)
+    }
+
+    /// MaxPathsPerInvoke as Basic Information reports it (attribute 0x0016 on endpoint 0), so
+    /// the limit the Invoke action enforces is the one advertised; 1 without that cluster.
+    pub fn max_paths_per_invoke(&self) -> u16 {
+        let mut buf = Vec::new();
+        let p = ConcreteAttributePath {
+            endpoint: 0,
+            cluster: super::clusters::id::BASIC_INFORMATION,
+            attribute: 0x0016,
+        };
+        if self
+            .read_attribute(p, &mut TlvWriter::new(&mut buf), Tag::Anonymous)
+            .is_err()
+        {
+            return 1;
+        }
+        crate::tlv::TlvReader::new(&buf)
+            .read_element()
+            .ok()
+            .and_then(|e| e.value.decode::<u16>().ok())
+            .unwrap_or(1)
+            .max(1)
+    }
+
     /// Runs a command on (`endpoint`, `cluster`), checking the path first.
     pub fn invoke(
         &mut self,
