@@ -1,5 +1,5 @@
-//! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads over the
-//! PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
+//! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads, writes
+//! and subscriptions over the PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
 //! in-process tests drive the real device stack against a real peer stack, and the BLE test
 //! commissioner (a btleplug central) only has to move bytes.
 //!
@@ -11,14 +11,16 @@ use std::collections::VecDeque;
 use tracing::{debug, warn};
 
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
-use crate::im::{AttributePath, ReadRequest, Status, StatusResponse};
+use crate::im::{
+    AttributePath, ReadRequest, Status, StatusResponse, SubscribeRequest, SubscribeResponse,
+};
 use crate::message::{InteractionModelOpcode, ProtocolId, SecureChannelOpcode};
 use crate::node::PeerAddr;
 use crate::pase::{InitiatorConfig, InitiatorEvent, PaseError, PaseInitiator};
 use crate::rng::Rng;
 use crate::session::{SessionManagerEvent, SessionRef};
 use crate::time::Instant;
-use crate::tlv::{Container, ElementType, TlvError, TlvReader, TlvValue, Value};
+use crate::tlv::{Container, ElementType, Tag, TlvError, TlvReader, TlvValue, TlvWriter, Value};
 
 /// One attribute value (or status) from a ReportData.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +57,28 @@ pub enum CommissionerEvent {
     },
     /// A read failed (bad report, status response, send failure).
     ReadFailed(String),
+    /// A write finished: the status of each path, in order.
+    WriteDone(Vec<Status>),
+    /// A write failed.
+    WriteFailed(String),
+    /// The priming report was received and SubscribeResponse came.
+    SubscriptionEstablished {
+        /// SubscriptionId.
+        id: u32,
+        /// MaxInterval granted, seconds.
+        max_interval: u16,
+        /// The priming report's attribute reports.
+        reports: Vec<AttributeReport>,
+    },
+    /// A report of an established subscription (empty for a keep-alive), already answered.
+    SubscriptionReport {
+        /// SubscriptionId.
+        id: u32,
+        /// Its attribute reports.
+        reports: Vec<AttributeReport>,
+    },
+    /// Subscribing failed (refused with a status, bad message, send failure).
+    SubscribeFailed(String),
     /// The device closed the session.
     SessionClosed,
 }
@@ -89,6 +113,12 @@ struct Read {
     chunks: usize,
 }
 
+/// A subscription being primed.
+struct Priming {
+    exchange: ExchangeRef,
+    reports: Vec<AttributeReport>,
+}
+
 /// The commissioner side of one device.
 pub struct Commissioner<R: Rng> {
     exchanges: ExchangeManager<PeerAddr, (), R>,
@@ -97,6 +127,12 @@ pub struct Commissioner<R: Rng> {
     phase: Phase,
     session: Option<SessionRef>,
     read: Option<Read>,
+    write: Option<ExchangeRef>,
+    priming: Option<Priming>,
+    /// Established subscription ids; reports for others get INVALID_SUBSCRIPTION.
+    subscriptions: Vec<u32>,
+    /// Device-initiated report exchanges being reassembled: (exchange, reports so far).
+    incoming_reports: Vec<(ExchangeRef, Vec<AttributeReport>)>,
     events: VecDeque<CommissionerEvent>,
 }
 
@@ -134,6 +170,10 @@ impl<R: Rng> Commissioner<R> {
             },
             session: None,
             read: None,
+            write: None,
+            priming: None,
+            subscriptions: Vec::new(),
+            incoming_reports: Vec::new(),
             events: VecDeque::new(),
         };
         c.process(now);
@@ -188,6 +228,108 @@ impl<R: Rng> Commissioner<R> {
         });
         self.process(now);
         Ok(())
+    }
+
+    /// Writes `value` to the concrete attribute `path`; the result comes as
+    /// [`CommissionerEvent::WriteDone`].
+    ///
+    /// # Errors
+    /// As [`Commissioner::read`].
+    pub fn write(
+        &mut self,
+        now: Instant,
+        path: AttributePath,
+        value: &TlvValue,
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.write.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        // WriteRequest {0: SuppressResponse false, 1: TimedRequest false, 2: [AttributeDataIB
+        // {1: path, 2: data}], 0xFF: revision} (Matter 1.3 §10.7.6).
+        let mut payload = Vec::new();
+        let mut w = TlvWriter::new(&mut payload);
+        (|| -> Result<(), TlvError> {
+            w.start_struct(Tag::Anonymous)?;
+            w.bool(Tag::Context(0), false)?;
+            w.bool(Tag::Context(1), false)?;
+            w.start_array(Tag::Context(2))?;
+            w.start_struct(Tag::Anonymous)?;
+            path.write(&mut w, Tag::Context(1))?;
+            value.encode(Tag::Context(2), &mut w)?;
+            w.end_container()?;
+            w.end_container()?;
+            w.u8(Tag::Context(0xFF), crate::im::INTERACTION_MODEL_REVISION)?;
+            w.end_container()
+        })()
+        .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let exchange = self.open_and_send(
+            now,
+            session,
+            InteractionModelOpcode::WRITE_REQUEST,
+            &payload,
+        )?;
+        self.write = Some(exchange);
+        self.process(now);
+        Ok(())
+    }
+
+    /// Subscribes to `paths` with the given interval bounds (seconds). The priming report
+    /// comes as [`CommissionerEvent::SubscriptionEstablished`], later reports as
+    /// [`CommissionerEvent::SubscriptionReport`]; each report is answered with
+    /// StatusResponse(SUCCESS) as a subscriber must (Matter 1.3 §8.5.2).
+    ///
+    /// # Errors
+    /// As [`Commissioner::read`].
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        paths: &[AttributePath],
+        min_interval_floor: u16,
+        max_interval_ceiling: u16,
+        keep_subscriptions: bool,
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.priming.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let request = SubscribeRequest {
+            keep_subscriptions,
+            min_interval_floor,
+            max_interval_ceiling,
+            attribute_requests: paths.to_vec(),
+            fabric_filtered: true,
+            ..SubscribeRequest::default()
+        };
+        let exchange = self.open_and_send(
+            now,
+            session,
+            InteractionModelOpcode::SUBSCRIBE_REQUEST,
+            &request.encode(),
+        )?;
+        self.priming = Some(Priming {
+            exchange,
+            reports: Vec::new(),
+        });
+        self.process(now);
+        Ok(())
+    }
+
+    fn open_and_send(
+        &mut self,
+        now: Instant,
+        session: SessionRef,
+        opcode: InteractionModelOpcode,
+        payload: &[u8],
+    ) -> Result<ExchangeRef, CommissionerError> {
+        let exchange = self
+            .exchanges
+            .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.exchanges
+            .send(now, exchange, opcode.value(), payload)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        Ok(exchange)
     }
 
     /// Sends CloseSession on the PASE session.
@@ -315,6 +457,26 @@ impl<R: Rng> Commissioner<R> {
                     self.on_read_message(now, exchange, ph.opcode, &message.payload);
                     return;
                 }
+                if ph.protocol_id == ProtocolId::INTERACTION_MODEL {
+                    if self.write == Some(exchange) {
+                        self.on_write_message(now, exchange, ph.opcode, &message.payload);
+                        return;
+                    }
+                    if self
+                        .priming
+                        .as_ref()
+                        .is_some_and(|p| p.exchange == exchange)
+                    {
+                        self.on_priming_message(now, exchange, ph.opcode, &message.payload);
+                        return;
+                    }
+                    if InteractionModelOpcode::from(ph.opcode)
+                        == InteractionModelOpcode::REPORT_DATA
+                    {
+                        self.on_subscription_report(now, exchange, &message.payload);
+                        return;
+                    }
+                }
                 debug!(
                     ?exchange,
                     opcode = ph.opcode,
@@ -329,12 +491,32 @@ impl<R: Rng> Commissioner<R> {
                     self.events
                         .push_back(CommissionerEvent::ReadFailed("no acknowledgement".into()));
                 }
+                if self.write == Some(exchange) {
+                    self.write = None;
+                    self.events
+                        .push_back(CommissionerEvent::WriteFailed("no acknowledgement".into()));
+                }
+                if self
+                    .priming
+                    .as_ref()
+                    .is_some_and(|p| p.exchange == exchange)
+                {
+                    self.priming = None;
+                    self.events.push_back(CommissionerEvent::SubscribeFailed(
+                        "no acknowledgement".into(),
+                    ));
+                }
+                self.incoming_reports.retain(|(x, _)| *x != exchange);
             }
             ExchangeEvent::Session(SessionManagerEvent::Closed { session, .. })
                 if Some(session) == self.session =>
             {
                 self.session = None;
                 self.read = None;
+                self.write = None;
+                self.priming = None;
+                self.subscriptions.clear();
+                self.incoming_reports.clear();
                 self.events.push_back(CommissionerEvent::SessionClosed);
             }
             _ => {}
@@ -403,9 +585,151 @@ impl<R: Rng> Commissioner<R> {
     }
 }
 
+impl<R: Rng> Commissioner<R> {
+    fn send_status(&mut self, now: Instant, exchange: ExchangeRef, status: Status) {
+        let _ = self.exchanges.send(
+            now,
+            exchange,
+            InteractionModelOpcode::STATUS_RESPONSE.value(),
+            &StatusResponse { status }.encode(),
+        );
+    }
+
+    fn on_write_message(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        opcode: u8,
+        payload: &[u8],
+    ) {
+        self.write = None;
+        self.exchanges.close_exchange(now, exchange);
+        let ev = if InteractionModelOpcode::from(opcode) == InteractionModelOpcode::WRITE_RESPONSE {
+            match parse_write_response(payload) {
+                Ok(st) => CommissionerEvent::WriteDone(st),
+                Err(e) => CommissionerEvent::WriteFailed(format!("bad WriteResponse: {e}")),
+            }
+        } else {
+            CommissionerEvent::WriteFailed(format!("unexpected opcode {opcode:#04x}"))
+        };
+        self.events.push_back(ev);
+    }
+
+    fn on_priming_message(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        opcode: u8,
+        payload: &[u8],
+    ) {
+        let op = InteractionModelOpcode::from(opcode);
+        let fail = |this: &mut Self, why: String| {
+            this.priming = None;
+            this.exchanges.close_exchange(now, exchange);
+            this.events
+                .push_back(CommissionerEvent::SubscribeFailed(why));
+        };
+        if op == InteractionModelOpcode::REPORT_DATA {
+            match parse_report(payload) {
+                Ok(chunk) => {
+                    if let Some(p) = self.priming.as_mut() {
+                        p.reports.extend(chunk.reports);
+                    }
+                    // Every priming chunk, the last one too, is answered (§8.5.1).
+                    self.send_status(now, exchange, Status::SUCCESS);
+                }
+                Err(e) => fail(self, format!("bad priming ReportData: {e}")),
+            }
+        } else if op == InteractionModelOpcode::SUBSCRIBE_RESPONSE {
+            match SubscribeResponse::parse(payload) {
+                Ok(rsp) => {
+                    let reports = self.priming.take().map(|p| p.reports).unwrap_or_default();
+                    self.exchanges.close_exchange(now, exchange);
+                    self.subscriptions.push(rsp.subscription_id);
+                    debug!(
+                        id = rsp.subscription_id,
+                        max = rsp.max_interval,
+                        "subscribed"
+                    );
+                    self.events
+                        .push_back(CommissionerEvent::SubscriptionEstablished {
+                            id: rsp.subscription_id,
+                            max_interval: rsp.max_interval,
+                            reports,
+                        });
+                }
+                Err(e) => fail(self, format!("bad SubscribeResponse: {e}")),
+            }
+        } else if op == InteractionModelOpcode::STATUS_RESPONSE {
+            let why = match StatusResponse::parse(payload) {
+                Ok(s) => format!("device answered with status {:?}", s.status),
+                Err(e) => format!("bad StatusResponse: {e}"),
+            };
+            fail(self, why);
+        } else {
+            fail(self, format!("unexpected opcode {op:?}"));
+        }
+    }
+
+    /// A ReportData the device sent on an exchange it opened: a subscription's change report
+    /// or keep-alive. Answered with StatusResponse: SUCCESS for a subscription we hold,
+    /// INVALID_SUBSCRIPTION otherwise (§8.5.2).
+    fn on_subscription_report(&mut self, now: Instant, exchange: ExchangeRef, payload: &[u8]) {
+        let chunk = match parse_report(payload) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, "bad subscription ReportData");
+                self.send_status(now, exchange, Status::INVALID_ACTION);
+                self.exchanges.close_exchange(now, exchange);
+                return;
+            }
+        };
+        let Some(id) = chunk
+            .subscription_id
+            .filter(|id| self.subscriptions.contains(id))
+        else {
+            self.send_status(now, exchange, Status::INVALID_SUBSCRIPTION);
+            self.exchanges.close_exchange(now, exchange);
+            return;
+        };
+        self.send_status(now, exchange, Status::SUCCESS);
+        let mut reports = match self
+            .incoming_reports
+            .iter()
+            .position(|(x, _)| *x == exchange)
+        {
+            Some(i) => self.incoming_reports.swap_remove(i).1,
+            None => Vec::new(),
+        };
+        reports.extend(chunk.reports);
+        if chunk.more_chunks {
+            self.incoming_reports.push((exchange, reports));
+            return;
+        }
+        self.exchanges.close_exchange(now, exchange);
+        self.events
+            .push_back(CommissionerEvent::SubscriptionReport { id, reports });
+    }
+}
+
+/// The statuses of a WriteResponse (Matter 1.3 §10.7.7), in order.
+fn parse_write_response(payload: &[u8]) -> Result<Vec<Status>, TlvError> {
+    let s = TlvReader::new(payload).read_struct()?;
+    let mut out = Vec::new();
+    if let Some(a) = s.opt_array(0)? {
+        for ib in a.iter() {
+            let ib = ib?.value.decode::<Container<'_>>()?;
+            out.push(Status(ib.structure(1)?.u8(0)?));
+        }
+    }
+    Ok(out)
+}
+
 /// One ReportData message, parsed.
 #[derive(Debug, Default)]
 pub struct ReportChunk {
+    /// SubscriptionId (tag 0), in reports of a subscription.
+    pub subscription_id: Option<u32>,
     /// Attribute reports (tag 1).
     pub reports: Vec<AttributeReport>,
     /// MoreChunkedMessages (tag 3).
@@ -421,6 +745,7 @@ pub struct ReportChunk {
 pub fn parse_report(payload: &[u8]) -> Result<ReportChunk, TlvError> {
     let s = TlvReader::new(payload).read_struct()?;
     let mut chunk = ReportChunk {
+        subscription_id: s.opt_u32(0)?,
         more_chunks: s.opt_bool(3)?.unwrap_or(false),
         suppress_response: s.opt_bool(4)?.unwrap_or(false),
         ..ReportChunk::default()
