@@ -326,8 +326,11 @@ fn list_append_errors() {
     );
 }
 
-/// An InvokeRequest with `cmds` = (endpoint, cluster, command, CommandRef, echo payload).
-fn invoke_msg(cmds: &[(u16, u32, u32, Option<u16>, &[u8])], suppress: bool) -> Vec<u8> {
+/// One command of an InvokeRequest: (endpoint, cluster, command, CommandRef, echo payload).
+type Cmd<'a> = (u16, u32, u32, Option<u16>, &'a [u8]);
+
+/// An InvokeRequest with `cmds`.
+fn invoke_msg(cmds: &[Cmd<'_>], suppress: bool) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut w = TlvWriter::new(&mut buf);
     (|| -> Result<(), TlvError> {
