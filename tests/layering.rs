@@ -14,6 +14,7 @@ const CORE: &[&str] = &[
     "src/exchange",
     "src/pase",
     "src/im",
+    "src/fabric",
     "src/node.rs",
     "src/commissioner.rs",
     "src/time.rs",
