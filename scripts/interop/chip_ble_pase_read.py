@@ -27,57 +27,13 @@ does.
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
 
-T0 = time.monotonic()
+from chip_common import T0, finish, json_out, ms_since, read_basic_info, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_READ = 0, 3, 4
-
-
-def ms_since(t):
-    return round((time.monotonic() - t) * 1000.0, 1)
-
-
-def json_out():
-    """Keep the real stdout for our JSON; fd 1 (the CHIP library's printf log) goes to stderr."""
-    real = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    return real
-
-
-def start_controller(storage_dir, adapter):
-    import chip.CertificateAuthority
-    import chip.native
-    from chip.ChipStack import ChipStack
-
-    os.makedirs("/data", exist_ok=True)
-    # The BLE adapter is chosen once per process, at native init (hciN -> N).
-    chip.native.Init(bluetoothAdapter=adapter)
-    stack = ChipStack(persistentStoragePath=os.path.join(storage_dir, "chip-repl.json"),
-                      enableServerInteractions=False)
-    ca_mgr = chip.CertificateAuthority.CertificateAuthorityManager(stack, stack.GetStorageManager())
-    ca = ca_mgr.NewCertificateAuthority()
-    admin = ca.NewFabricAdmin(vendorId=0xFFF1, fabricId=1)
-    ctrl = admin.NewController(nodeId=112233)
-    # Keep the CA manager, CA and fabric admin alive: their __del__ shuts the controller down.
-    return ctrl, (stack, ca_mgr, ca, admin)
-
-
-async def read_basic_info(ctrl, nodeid):
-    import chip.clusters as Clusters
-
-    bi = Clusters.BasicInformation
-    t = time.monotonic()
-    res = await ctrl.ReadAttribute(nodeid, [(0, bi.Attributes.VendorName), (0, bi.Attributes.ProductID)])
-    ep0 = res[0][bi]
-    vendor_name = ep0[bi.Attributes.VendorName]
-    product_id = ep0[bi.Attributes.ProductID]
-    if not isinstance(vendor_name, str) or not isinstance(product_id, int):
-        raise RuntimeError(f"attribute error: VendorName={vendor_name!r} ProductID={product_id!r}")
-    return {"vendor_name": vendor_name, "product_id": product_id, "read_ms": ms_since(t)}
 
 
 async def run(args):
@@ -190,7 +146,4 @@ def main():
 
 
 if __name__ == "__main__":
-    rc = main()
-    sys.stderr.flush()
-    # The native stack aborts in a static destructor at exit (see chip_pase_read.py).
-    os._exit(rc)
+    finish(main)

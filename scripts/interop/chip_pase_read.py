@@ -26,94 +26,12 @@ The native stack needs a writable /data and /tmp; one controller stack per proce
 import argparse
 import asyncio
 import json
-import os
-import sys
 import tempfile
 import time
 
-T0 = time.monotonic()
+from chip_common import T0, finish, json_out, ms_since, pase_ip, read_basic_info, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_READ, EXIT_NO_LOCKOUT, EXIT_WRONG_ACCEPTED = 0, 3, 4, 5, 6
-
-
-def ms_since(t):
-    return round((time.monotonic() - t) * 1000.0, 1)
-
-
-def json_out():
-    """Keep the real stdout for our JSON and send everything else written to fd 1 to stderr.
-
-    The CHIP native library logs to fd 1 directly (printf), so redirecting sys.stdout alone
-    would not keep its lines out of our result.
-    """
-    real = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    return real
-
-
-def start_controller(storage_dir):
-    import chip.CertificateAuthority
-    import chip.native
-    from chip.ChipStack import ChipStack
-
-    os.makedirs("/data", exist_ok=True)
-    chip.native.Init()
-    # enableServerInteractions=False: this process is only a client; nothing listens for
-    # commissioning here.
-    stack = ChipStack(persistentStoragePath=os.path.join(storage_dir, "chip-repl.json"),
-                      enableServerInteractions=False)
-    ca_mgr = chip.CertificateAuthority.CertificateAuthorityManager(stack, stack.GetStorageManager())
-    ca = ca_mgr.NewCertificateAuthority()
-    admin = ca.NewFabricAdmin(vendorId=0xFFF1, fabricId=1)
-    ctrl = admin.NewController(nodeId=112233)
-    # The CA manager, CA and fabric admin shut their controllers down in __del__: keep them alive
-    # for the whole run (they are returned and held by the caller).
-    return ctrl, (stack, ca_mgr, ca, admin)
-
-
-async def pase_once(ctrl, ip, passcode, nodeid, port, timeout_s):
-    t = time.monotonic()
-    try:
-        await asyncio.wait_for(ctrl.EstablishPASESessionIP(ip, passcode, nodeid, port), timeout_s)
-        return True, ms_since(t), None
-    except Exception as e:  # ChipStackError, asyncio.TimeoutError
-        return False, ms_since(t), f"{type(e).__name__}: {e}"
-
-
-# A failed PASE reports its completion callback twice in home-assistant-chip-core 2025.7.0 (first
-# "Incorrect state" from the script pairing delegate, then the real error); the second call would
-# fail the *next* attempt's future early while that attempt is still running natively, and the
-# controller then refuses further attempts locally (CHIPDeviceController.cpp "Incorrect state").
-# So after a failure we let the stack settle, and a purely local refusal is retried, not counted.
-SETTLE_S = 0.5
-LOCAL_REFUSAL = "CHIPDeviceController.cpp"
-
-
-async def pase(ctrl, ip, passcode, nodeid, port, timeout_s):
-    """One PASE attempt that reached the wire; returns (ok, elapsed_ms, error string)."""
-    for _ in range(10):
-        ok, ms, err = await pase_once(ctrl, ip, passcode, nodeid, port, timeout_s)
-        if ok:
-            return ok, ms, err
-        await asyncio.sleep(SETTLE_S)
-        if LOCAL_REFUSAL not in (err or ""):
-            return ok, ms, err
-    return ok, ms, err
-
-
-async def read_basic_info(ctrl, nodeid):
-    import chip.clusters as Clusters
-
-    bi = Clusters.BasicInformation
-    t = time.monotonic()
-    res = await ctrl.ReadAttribute(nodeid, [(0, bi.Attributes.VendorName), (0, bi.Attributes.ProductID)])
-    ep0 = res[0][bi]
-    vendor_name = ep0[bi.Attributes.VendorName]
-    product_id = ep0[bi.Attributes.ProductID]
-    # A per-attribute failure comes back as an error object instead of a value.
-    if not isinstance(vendor_name, str) or not isinstance(product_id, int):
-        raise RuntimeError(f"attribute error: VendorName={vendor_name!r} ProductID={product_id!r}")
-    return {"vendor_name": vendor_name, "product_id": product_id, "read_ms": ms_since(t)}
 
 
 async def run(args, out):
@@ -124,7 +42,7 @@ async def run(args, out):
               "stack_init_ms": ms_since(t_init)}
 
     if args.mode == "read":
-        ok, pase_ms, err = await pase(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
+        ok, pase_ms, err = await pase_ip(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
         result.update(pase_ok=ok, pase_ms=pase_ms, since_process_start_ms=ms_since(T0))
         if not ok:
             result["error"] = err
@@ -140,13 +58,13 @@ async def run(args, out):
     wrong = args.wrong_passcode if args.wrong_passcode is not None else args.passcode + 1
     attempts = []
     for i in range(args.attempts):
-        ok, pase_ms, err = await pase(ctrl, args.ip, wrong, args.node_id + 1 + i, args.port, args.timeout)
+        ok, pase_ms, err = await pase_ip(ctrl, args.ip, wrong, args.node_id + 1 + i, args.port, args.timeout)
         attempts.append({"ok": ok, "ms": pase_ms, "error": err})
     result["wrong_attempts"] = len(attempts)
     result["wrong_accepted"] = sum(1 for a in attempts if a["ok"])
     result["wrong_attempt_ms"] = [a["ms"] for a in attempts]
     result["first_wrong_error"] = attempts[0]["error"] if attempts else None
-    ok, pase_ms, err = await pase(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
+    ok, pase_ms, err = await pase_ip(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
     result.update(right_after_lockout_ok=ok, right_after_lockout_ms=pase_ms, right_after_lockout_error=err)
     if result["wrong_accepted"]:
         return result, EXIT_WRONG_ACCEPTED
@@ -180,8 +98,4 @@ def main():
 
 
 if __name__ == "__main__":
-    rc = main()
-    sys.stderr.flush()
-    # The native stack aborts in a static destructor at exit (VerifyOrDie in InetLayer.h with
-    # home-assistant-chip-core 2025.7.0), which would replace our exit code with 134.
-    os._exit(rc)
+    finish(main)
