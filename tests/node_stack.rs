@@ -64,15 +64,19 @@ impl Sim {
     }
 
     fn with_im_limit(link: Link, seed: u64, im_max_payload: usize) -> Self {
-        let mut node = Node::new(
+        Self::with_config(
+            link,
+            seed,
             NodeConfig {
                 device_info: device_info(),
                 im_max_payload,
                 ..NodeConfig::default()
             },
-            TestRng::new(seed),
-            TestRng::new(seed ^ 0xA5A5),
-        );
+        )
+    }
+
+    fn with_config(link: Link, seed: u64, config: NodeConfig) -> Self {
+        let mut node = Node::new(config, TestRng::new(seed), TestRng::new(seed ^ 0xA5A5));
         let verifier = PaseVerifier::from_passcode(PASSCODE, SALT, ITERATIONS).expect("verifier");
         node.open_commissioning_window(Instant::ZERO, verifier, WINDOW);
         let (device_addr, commissioner_addr) = match link {
@@ -690,4 +694,38 @@ fn subscription_survives_loss_and_runs_over_btp() {
         assert!(reports_seen >= 8, "{reports_seen} reports in 120 s");
         assert_eq!(sim.node.subscription_count(), 1);
     }
+}
+
+/// A full IM exchange table answers a new request with StatusResponse BUSY; subscriptions are
+/// counted apart and still served.
+#[test]
+fn full_im_table_answers_busy() {
+    let mut sim = Sim::with_config(
+        Link::Udp {
+            loss: 0,
+            rng: TestRng::new(70),
+        },
+        70,
+        NodeConfig {
+            device_info: device_info(),
+            max_im_exchanges: 0,
+            ..NodeConfig::default()
+        },
+    );
+    sim.establish(71);
+    let now = sim.now;
+    sim.commissioner()
+        .read(now, &vendor_and_product())
+        .expect("read");
+    match sim.run_until(Duration::from_secs(10), |e| {
+        matches!(
+            e,
+            CommissionerEvent::ReadDone { .. } | CommissionerEvent::ReadFailed(_)
+        )
+    }) {
+        Some(CommissionerEvent::ReadFailed(why)) => assert!(why.contains("BUSY"), "{why}"),
+        other => panic!("expected BUSY, got {other:?}"),
+    }
+    let (_, _, priming) = sim.subscribe(0, 10);
+    assert_eq!(priming.len(), 1);
 }

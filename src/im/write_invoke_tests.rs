@@ -120,12 +120,16 @@ fn u8_list(v: &[u8]) -> TlvValue {
 }
 
 fn write_msg(ibs: &[Ib], more: bool) -> Vec<u8> {
+    write_msg_timed(ibs, more, false)
+}
+
+fn write_msg_timed(ibs: &[Ib], more: bool, timed: bool) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut w = TlvWriter::new(&mut buf);
     (|| -> Result<(), TlvError> {
         w.start_struct(Tag::Anonymous)?;
         w.bool(Tag::Context(0), false)?;
-        w.bool(Tag::Context(1), false)?;
+        w.bool(Tag::Context(1), timed)?;
         w.start_array(Tag::Context(2))?;
         for (path, version, value) in ibs {
             w.start_struct(Tag::Anonymous)?;
@@ -558,4 +562,66 @@ fn single_path_invoke_response_golden_bytes() {
             "35 01 30 00 02 68 69 18 18 18 18 24 ff 0b 18"
         )
     );
+}
+
+#[test]
+fn timed_chunked_write() {
+    // TimedRequest {0: 500 ms}, then a chunked write whose chunks all carry TimedRequest true
+    // (Matter 1.3 §8.7.2.3 / §8.6: the flag matches the interaction on every message).
+    let timed = hex!("15 25 00 f4 01 24 ff 0b 18");
+    let mut m = test_model();
+    let mut ex = ImExchange::new(1024);
+    ex.handle_message(Instant::ZERO, &mut m, Opcode::TIMED_REQUEST, &timed);
+    assert_eq!(status_of(&ex.poll_message().unwrap()), Status::SUCCESS);
+    let first = write_msg_timed(&[(list_path(None), None, u8_list(&[5]))], true, true);
+    ex.handle_message(
+        Instant::from_millis(400),
+        &mut m,
+        Opcode::WRITE_REQUEST,
+        &first,
+    );
+    assert_eq!(
+        write_statuses(&ex.poll_message().unwrap())[0].1,
+        Status::SUCCESS
+    );
+    assert!(!ex.is_done());
+    // The later chunk may come after the timed window: the window covers the first message.
+    let second = write_msg_timed(
+        &[(list_path(Some(None)), None, TlvValue::UInt(6))],
+        false,
+        true,
+    );
+    ex.handle_message(
+        Instant::from_millis(900),
+        &mut m,
+        Opcode::WRITE_REQUEST,
+        &second,
+    );
+    assert_eq!(
+        write_statuses(&ex.poll_message().unwrap())[0].1,
+        Status::SUCCESS
+    );
+    assert!(ex.is_done());
+    assert_eq!(list_value(&m), vec![5, 6]);
+    // A chunk that drops the flag mid-interaction: TIMED_REQUEST_MISMATCH.
+    let mut ex = ImExchange::new(1024);
+    ex.handle_message(Instant::ZERO, &mut m, Opcode::TIMED_REQUEST, &timed);
+    let _ = ex.poll_message();
+    ex.handle_message(Instant::ZERO, &mut m, Opcode::WRITE_REQUEST, &first);
+    let _ = ex.poll_message();
+    ex.handle_message(
+        Instant::ZERO,
+        &mut m,
+        Opcode::WRITE_REQUEST,
+        &write_msg_timed(
+            &[(list_path(Some(None)), None, TlvValue::UInt(6))],
+            false,
+            false,
+        ),
+    );
+    assert_eq!(
+        status_of(&ex.poll_message().unwrap()),
+        Status::TIMED_REQUEST_MISMATCH
+    );
+    assert!(ex.is_done());
 }
