@@ -6,10 +6,14 @@
 //!       -> secure channel on an unsecured session  -> pase::PaseResponder
 //!       -> Interaction Model on a secure session    -> im::ImExchange over im::DataModel
 //! ```
-//! [`Node`] owns the routing between them and nothing else: which engine gets a message, what
-//! happens to a PASE outcome (it becomes a secure session), and the events the shell needs
-//! (advertising stops when the commissioning window closes). Driven like every engine here:
-//! `handle_*` inputs and commands, then drain `poll_transmit`, `poll_timeout`, `poll_event`.
+//! [`Node`] owns the routing between them, the node's durable state ([`NodeState`]: fabrics,
+//! ACL, fail-safe) and nothing else: which engine gets a message, who the sender is (the
+//! [`Subject`] the Interaction Model checks access with, derived from the session), what happens
+//! to a PASE outcome (it becomes a secure session), what the clusters' [`Effect`]s mean for the
+//! engines (a commissioning window opens or closes, sessions of a removed fabric close, the
+//! fail-safe's rollback ends the PASE session), and the events the shell needs (advertising,
+//! records to persist). Driven like every engine here: `handle_*` inputs and commands, then
+//! drain `poll_transmit`, `poll_timeout`, `poll_event`.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -17,10 +21,16 @@ use std::net::SocketAddr;
 
 use tracing::{debug, info_span, warn};
 
+use zeroize::Zeroizing;
+
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
+use crate::fabric::{
+    cluster_id, Effect, FabricIndex, FailSafeEnd, NodeState, Record, Subject, WindowRequest,
+    WindowStatus,
+};
 use crate::im::{
     self, clusters::DeviceInfo, subscription::SubscriptionConfig, DataModel, ImExchange,
-    StatusResponse, Subscriber, SubscriptionEvent, SubscriptionManager,
+    SessionContext, StatusResponse, Subscriber, SubscriptionEvent, SubscriptionManager,
 };
 use crate::message::{ProtocolId, SecureChannelOpcode};
 use crate::pase::{
@@ -28,7 +38,8 @@ use crate::pase::{
 };
 use crate::rng::Rng;
 use crate::session::{
-    CloseReason, PeerAddress, Session, SessionManagerEvent, SessionRef, SubscriptionId,
+    CloseReason, Fabric as SessionFabric, PeerAddress, Session, SessionManagerEvent, SessionRef,
+    SubscriptionId,
 };
 use crate::time::{Duration, Instant};
 
@@ -140,7 +151,38 @@ pub enum NodeEvent {
         /// Why.
         reason: CloseReason,
     },
+    /// An administrator opened a commissioning window (Administrator Commissioning): advertise.
+    CommissioningWindowOpened {
+        /// The discriminator to advertise: the administrator's (enhanced window), or `None`
+        /// for the device's own (basic window).
+        discriminator: Option<u16>,
+        /// How long it stays open.
+        timeout: Duration,
+    },
+    /// A record of the node state changed: write it (atomically) under its name.
+    Persist(Record),
+    /// The fail-safe ended without CommissioningComplete; everything done under it was rolled
+    /// back and the PASE session closes.
+    FailSafeExpired {
+        /// Timer ran out, or ArmFailSafe(0).
+        reason: FailSafeEnd,
+    },
+    /// CommissioningComplete committed the fabric.
+    CommissioningComplete {
+        /// The fabric.
+        fabric: FabricIndex,
+    },
+    /// A fabric was removed (RemoveFabric or rollback); its sessions are closing.
+    FabricRemoved {
+        /// The fabric.
+        fabric: FabricIndex,
+    },
 }
+
+/// How long the fail-safe is armed when a PASE session is established, before the commissioner's
+/// own ArmFailSafe: 60 s, as the CHIP SDK does (CommissioningWindowManager arms it on session
+/// establishment), so a PASE session that never commissions ends with the fail-safe.
+pub const PASE_FAIL_SAFE_SECS: u16 = 60;
 
 /// The handshake in progress, as the node tracks it around the responder.
 #[derive(Debug, Clone, Copy)]
@@ -158,6 +200,9 @@ pub struct Node<R: Rng> {
     handshake: Option<Handshake>,
     pase_session: Option<SessionRef>,
     model: DataModel,
+    state: NodeState,
+    /// A copy of the device's own verifier, for the basic commissioning window.
+    device_verifier: Option<PaseVerifier>,
     im: HashMap<ExchangeRef, ImExchange>,
     im_max_payload: usize,
     max_im_exchanges: usize,
@@ -181,7 +226,26 @@ impl<R: Rng> Node<R> {
     /// A node with its commissioning window closed. `exchange_rng` feeds the message layer
     /// (exchange ids, counters, MRP jitter), `rng` the node's own needs (PASE randoms, data
     /// versions); both must be cryptographically secure outside tests.
-    pub fn new(config: NodeConfig, exchange_rng: R, mut rng: R) -> Self {
+    pub fn new(config: NodeConfig, exchange_rng: R, rng: R) -> Self {
+        Self::with_state(config, exchange_rng, rng, None)
+    }
+
+    /// A node with its commissioning window closed and `state` loaded from persistent storage
+    /// (`None`: factory-new, NodeLabel and Location from the configured [`DeviceInfo`]).
+    pub fn with_state(
+        config: NodeConfig,
+        exchange_rng: R,
+        mut rng: R,
+        state: Option<NodeState>,
+    ) -> Self {
+        let state = state.unwrap_or_else(|| {
+            let mut s = NodeState::default();
+            s.info.node_label = config.device_info.node_label.clone();
+            s.info.location = config.device_info.location.clone();
+            // Factory defaults need no writing: they come back from the configuration.
+            drop(s.take_records());
+            s
+        });
         let model = DataModel::root_node(config.device_info, rng.next_u32());
         let subscriptions = SubscriptionManager::new(SubscriptionConfig {
             max_payload: config.im_max_payload,
@@ -194,6 +258,8 @@ impl<R: Rng> Node<R> {
             handshake: None,
             pase_session: None,
             model,
+            state,
+            device_verifier: None,
             im: HashMap::new(),
             im_max_payload: config.im_max_payload,
             max_im_exchanges: config.max_im_exchanges,
@@ -225,23 +291,30 @@ impl<R: Rng> Node<R> {
         self.process(now);
     }
 
-    /// Timers (MRP, PASE stall, commissioning window). Early calls are harmless.
+    /// Timers (MRP, PASE stall, commissioning window, fail-safe). Early calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.exchanges.handle_timeout(now);
         self.pase.handle_timeout(now);
+        if self.state.handle_timeout(now) {
+            self.after_state_change(now, None);
+        }
         self.process(now);
     }
 
     // ---- C: commands ----
 
-    /// Opens the commissioning window with `verifier` for `timeout` (Matter 1.3 §5.4.2.3.1).
+    /// Opens the commissioning window with `verifier`, the device's own, for `timeout`
+    /// (Matter 1.3 §5.4.2.3.1). The verifier is kept for later basic windows
+    /// (OpenBasicCommissioningWindow).
     pub fn open_commissioning_window(
         &mut self,
         now: Instant,
         verifier: PaseVerifier,
         timeout: Duration,
     ) {
+        self.device_verifier = copy_verifier(&verifier);
         self.pase.open_window(now, verifier, Some(timeout));
+        self.set_window_status(WindowStatus::BasicWindowOpen);
         self.process(now);
     }
 
@@ -284,6 +357,17 @@ impl<R: Rng> Node<R> {
         self.subscriptions.len()
     }
 
+    /// The data model, to add clusters (the commissioning clusters beyond those of
+    /// [`DataModel::root_node`]) and endpoints.
+    pub fn data_model_mut(&mut self) -> &mut DataModel {
+        &mut self.model
+    }
+
+    /// The node state (fabrics, ACL, fail-safe, ...).
+    pub fn state(&self) -> &NodeState {
+        &self.state
+    }
+
     // ---- D: outputs ----
 
     /// Appends the next datagram/SDU to `buf` and says where it goes.
@@ -301,6 +385,7 @@ impl<R: Rng> Node<R> {
             self.exchanges.poll_timeout(),
             self.pase.poll_timeout(),
             self.subscriptions.poll_timeout(),
+            self.state.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -448,18 +533,30 @@ impl<R: Rng> Node<R> {
         payload: &[u8],
     ) {
         let opcode = im::Opcode::from(opcode);
+        let Some((subject, challenge)) = self.session_subject(exchange.session) else {
+            warn!(?exchange, "IM message on a session that is gone");
+            self.exchanges.close_exchange(now, exchange);
+            return;
+        };
         if self.subscriptions.owns_exchange(exchange) {
-            self.subscriptions
-                .handle_message(now, &self.model, exchange, opcode, payload);
+            self.subscriptions.handle_message(
+                now,
+                &self.model,
+                &self.state,
+                exchange,
+                opcode,
+                payload,
+            );
             return;
         }
         if !self.im.contains_key(&exchange) {
             if opcode == im::Opcode::SUBSCRIBE_REQUEST {
-                let subscriber = self.subscriber(exchange.session);
+                let subscriber = self.subscriber(exchange.session, subject);
                 let id = self.rng.next_u32();
                 self.subscriptions.handle_subscribe_request(
                     now,
                     &self.model,
+                    &self.state,
                     subscriber,
                     exchange,
                     payload,
@@ -488,48 +585,61 @@ impl<R: Rng> Node<R> {
             .im
             .entry(exchange)
             .or_insert_with(|| ImExchange::new(self.im_max_payload));
-        im.handle_message(now, &mut self.model, opcode, payload);
-        let changed = im.take_changes();
-        let mut failed = false;
+        let mut session = SessionContext {
+            subject,
+            state: &mut self.state,
+            rng: &mut self.rng,
+            attestation_challenge: &challenge,
+        };
+        im.handle_message(now, &mut self.model, &mut session, opcode, payload);
+        let mut messages = Vec::new();
         while let Some(m) = im.poll_message() {
+            messages.push(m);
+        }
+        let done = im.is_done();
+        for m in messages {
             if let Err(e) = self
                 .exchanges
                 .send(now, exchange, m.opcode.value(), &m.payload)
             {
                 warn!(?exchange, error = %e, "IM response not sent; exchange abandoned");
-                failed = true;
-                break;
+                self.im.remove(&exchange);
+                self.exchanges.close_exchange(now, exchange);
+                self.after_state_change(now, Some(exchange.session));
+                return;
             }
         }
-        if failed || im.is_done() {
+        if done {
             self.im.remove(&exchange);
             self.exchanges.close_exchange(now, exchange);
         }
-        if !changed.is_empty() {
-            self.subscriptions.handle_attributes_changed(&changed);
-        }
+        // After the response is queued, so closing sessions lets it go out first.
+        self.after_state_change(now, Some(exchange.session));
     }
 
     /// Who a subscription on `session` belongs to: its fabric and peer node for CASE, the
     /// session alone for PASE.
-    fn subscriber(&self, session: SessionRef) -> Subscriber {
-        match self.exchanges.sessions().secure(session) {
-            Some(s) if !s.is_pase() => Subscriber {
-                session,
-                fabric_index: s.fabric().map(|f| f.index.0),
-                node_id: Some(s.peer_node_id()),
-            },
-            Some(s) => Subscriber {
-                fabric_index: s.fabric().map(|f| f.index.0),
-                ..Subscriber::pase(session)
-            },
-            None => Subscriber::pase(session),
+    fn subscriber(&self, session: SessionRef, subject: Subject) -> Subscriber {
+        let case = self
+            .exchanges
+            .sessions()
+            .secure(session)
+            .filter(|s| !s.is_pase());
+        Subscriber {
+            session,
+            fabric_index: subject.fabric.map(|f| f.0),
+            node_id: case.map(|s| s.peer_node_id()),
+            subject,
         }
     }
 
     /// Starts due subscription reports and moves their messages to the exchange layer; returns
     /// whether anything moved.
     fn drive_subscriptions(&mut self, now: Instant) -> bool {
+        let changed = self.model.take_changed();
+        if !changed.is_empty() {
+            self.subscriptions.handle_changed(&changed);
+        }
         let exchanges = &mut self.exchanges;
         let mut open = |session: SessionRef| {
             exchanges
@@ -538,7 +648,7 @@ impl<R: Rng> Node<R> {
                 .ok()
         };
         self.subscriptions
-            .handle_timeout(now, &self.model, &mut open);
+            .handle_timeout(now, &self.model, &self.state, &mut open);
         let mut moved = false;
         while let Some(t) = self.subscriptions.poll_transmit() {
             moved = true;
@@ -573,6 +683,139 @@ impl<R: Rng> Node<R> {
             }
         }
         moved
+    }
+
+    /// Who is behind `session` (Matter 1.3 §6.6.2.1, "Subjects"): a PASE session is
+    /// [`crate::fabric::AuthMode::Pase`] with the fabric AddNOC bound to it, if any; a session
+    /// with an operational peer node id is CASE on its fabric. Also the session's attestation
+    /// challenge.
+    fn session_subject(&self, session: SessionRef) -> Option<(Subject, Zeroizing<[u8; 16]>)> {
+        let s = self.exchanges.sessions().secure(session)?;
+        let challenge = Zeroizing::new(*s.attestation_challenge_key());
+        let fabric = s.fabric().map(|f| f.index);
+        let subject = if s.is_pase() {
+            Subject::pase(fabric)
+        } else {
+            // CASE sessions carry the peer's CATs once CASE exists; none until then.
+            Subject::case(fabric?, s.peer_node_id(), crate::fabric::Cats::default())
+        };
+        Some((subject, challenge))
+    }
+
+    fn set_window_status(&mut self, status: WindowStatus) {
+        if self.state.window.status != status {
+            self.state.window.status = status;
+            if status == WindowStatus::WindowNotOpen {
+                self.state.window.admin_fabric = None;
+                self.state.window.admin_vendor_id = None;
+            }
+            self.state
+                .mark_changed(0, cluster_id::ADMINISTRATOR_COMMISSIONING, None);
+            self.model.absorb_changes(&mut self.state);
+        }
+    }
+
+    /// Runs the clusters' effects, moves changed paths into the data model and hands changed
+    /// records to the shell. `session` is the session of the interaction that caused them.
+    fn after_state_change(&mut self, now: Instant, session: Option<SessionRef>) {
+        self.model.absorb_changes(&mut self.state);
+        while let Some(e) = self.state.poll_effect() {
+            self.execute(now, session, e);
+            self.model.absorb_changes(&mut self.state);
+        }
+        for r in self.state.take_records() {
+            debug!(record = %r.kind, len = r.bytes.len(), "record changed");
+            self.events.push_back(NodeEvent::Persist(r));
+        }
+    }
+
+    fn execute(&mut self, now: Instant, session: Option<SessionRef>, e: Effect) {
+        debug!(effect = ?e, "executing effect");
+        match e {
+            Effect::OpenCommissioningWindow { window, timeout } => {
+                let (verifier, discriminator, status) = match window {
+                    WindowRequest::Enhanced {
+                        verifier,
+                        discriminator,
+                    } => (
+                        Some(*verifier),
+                        Some(discriminator),
+                        WindowStatus::EnhancedWindowOpen,
+                    ),
+                    WindowRequest::Basic => (
+                        self.device_verifier.as_ref().and_then(copy_verifier),
+                        None,
+                        WindowStatus::BasicWindowOpen,
+                    ),
+                };
+                let Some(verifier) = verifier else {
+                    warn!("basic commissioning window asked for, but the device has no verifier");
+                    return;
+                };
+                self.pase.open_window(now, verifier, Some(timeout));
+                self.set_window_status(status);
+                self.events.push_back(NodeEvent::CommissioningWindowOpened {
+                    discriminator,
+                    timeout,
+                });
+            }
+            Effect::CloseCommissioningWindow => {
+                // The responder reports WindowClosed, which clears the window status.
+                self.pase.close_window(now);
+                self.set_window_status(WindowStatus::WindowNotOpen);
+            }
+            Effect::CommissioningComplete { fabric } => {
+                self.events
+                    .push_back(NodeEvent::CommissioningComplete { fabric });
+            }
+            Effect::BindSessionToFabric(index) => {
+                let node_id = self.state.fabrics.get(index).map(|f| f.node_id);
+                let bound = session.zip(node_id).and_then(|(s, node_id)| {
+                    self.exchanges
+                        .sessions_mut()
+                        .secure_mut(s)
+                        .map(|sess| sess.add_associated_fabric(SessionFabric { index, node_id }))
+                });
+                match bound {
+                    Some(Ok(())) => debug!(fabric = index.0, "session bound to its new fabric"),
+                    other => warn!(fabric = index.0, ?other, "session not bound to fabric"),
+                }
+            }
+            Effect::FabricRemoved(fabric) => {
+                self.close_fabric_sessions(now, fabric);
+                self.events.push_back(NodeEvent::FabricRemoved { fabric });
+            }
+            Effect::CloseFabricSessions(fabric) => self.close_fabric_sessions(now, fabric),
+            Effect::FailSafeEnded(reason) => {
+                // §11.10.7.2.2 steps 1-2: the PASE session ends, and with it its implicit
+                // Administer privilege. After the current exchange, so ArmFailSafe(0)'s
+                // response still goes out.
+                if let Some(s) = self.pase_session {
+                    self.exchanges.close_session(now, s, Some(true));
+                }
+                self.events.push_back(NodeEvent::FailSafeExpired { reason });
+            }
+        }
+    }
+
+    /// Closes every secure session of `fabric` (after their running exchanges).
+    fn close_fabric_sessions(&mut self, now: Instant, fabric: FabricIndex) {
+        let sessions: Vec<SessionRef> = self
+            .secure_sessions
+            .iter()
+            .copied()
+            .filter(|s| {
+                self.exchanges
+                    .sessions()
+                    .secure(*s)
+                    .and_then(|x| x.fabric())
+                    .is_some_and(|f| f.index == fabric)
+            })
+            .collect();
+        for s in sessions {
+            debug!(session = ?s, fabric = fabric.0, "closing session of fabric");
+            self.exchanges.close_session(now, s, Some(true));
+        }
     }
 
     fn on_pase_event(&mut self, now: Instant, ev: PaseEvent<ExchangeRef>) {
@@ -613,6 +856,13 @@ impl<R: Rng> Node<R> {
                         self.pase_session = Some(s);
                         self.events
                             .push_back(NodeEvent::PaseEstablished { session: s, peer });
+                        // Arm the fail-safe for the new commissioner unless one is armed.
+                        if !self.state.fail_safe.is_armed() {
+                            let _ =
+                                self.state
+                                    .arm_fail_safe(now, None, false, PASE_FAIL_SAFE_SECS, 0);
+                            self.after_state_change(now, Some(s));
+                        }
                     }
                     Err(e) => {
                         warn!(error = %e, "PASE succeeded but the session could not be created");
@@ -638,9 +888,16 @@ impl<R: Rng> Node<R> {
                 });
             }
             PaseEvent::WindowClosed { reason } => {
+                self.set_window_status(WindowStatus::WindowNotOpen);
                 self.events
                     .push_back(NodeEvent::CommissioningWindowClosed { reason });
             }
         }
     }
+}
+
+/// A copy of `v` (the verifier type is deliberately not `Clone`: copies of key material are
+/// explicit).
+fn copy_verifier(v: &PaseVerifier) -> Option<PaseVerifier> {
+    PaseVerifier::from_serialized(&v.spake2p().to_bytes()[..], v.salt(), v.iterations()).ok()
 }

@@ -322,6 +322,26 @@ impl Shell {
             NodeEvent::SessionClosed { session, reason } => {
                 info!(?session, ?reason, "session closed");
             }
+            NodeEvent::Persist(record) => {
+                // Written by the state store once it is wired in; until then state lives in
+                // memory only.
+                debug!(record = %record.kind, "node state record changed (not persisted)");
+            }
+            NodeEvent::CommissioningWindowOpened {
+                discriminator,
+                timeout,
+            } => info!(
+                ?discriminator,
+                ?timeout,
+                "commissioning window opened by an administrator"
+            ),
+            NodeEvent::FailSafeExpired { reason } => {
+                warn!(?reason, "fail-safe ended: commissioning rolled back");
+            }
+            NodeEvent::CommissioningComplete { fabric } => {
+                info!(fabric = fabric.0, "commissioning complete");
+            }
+            NodeEvent::FabricRemoved { fabric } => info!(fabric = fabric.0, "fabric removed"),
             NodeEvent::CommissioningWindowClosed { reason } => {
                 info!(?reason, "commissioning window closed");
                 if self.window_open {

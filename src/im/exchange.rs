@@ -9,7 +9,9 @@ use super::messages::CommandData;
 use super::messages::{
     write_status_ib, InvokeRequest, ReadRequest, StatusResponse, TimedRequest, WriteRequest,
 };
-use super::model::{DataModel, InvokeContext, InvokeResult};
+use super::model::{
+    DataModel, InvokeContext, InvokeResult, ReadScope, SessionContext, WriteContext,
+};
 use super::path::{AttributePath, CommandPath, ConcreteAttributePath};
 use super::report::{Report, MIN_PAYLOAD};
 use super::{ImError, Opcode, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
@@ -37,15 +39,14 @@ pub struct ImMessage {
 /// MoreChunkedMessages and waits for the peer's StatusResponse), WriteRequest -> WriteResponse,
 /// InvokeRequest -> InvokeResponse, TimedRequest -> StatusResponse then the timed Write/Invoke.
 /// Malformed or unexpected messages get a StatusResponse (INVALID_ACTION unless the spec names
-/// another status) and end the exchange. SubscribeRequest is answered with a StatusResponse
-/// INVALID_ACTION: subscriptions are not implemented.
+/// another status) and end the exchange. A SubscribeRequest that opens an exchange belongs to
+/// [`super::SubscriptionManager`] (the node routes it there); one reaching an `ImExchange` is
+/// answered with a StatusResponse INVALID_ACTION.
 #[derive(Debug)]
 pub struct ImExchange {
     max_payload: usize,
     state: State,
     out: VecDeque<ImMessage>,
-    /// Attributes written successfully, for subscriptions (drained by the node).
-    changes: Vec<ConcreteAttributePath>,
     /// Attributes written in this interaction (over all chunks).
     written: BTreeSet<ConcreteAttributePath>,
 }
@@ -82,7 +83,6 @@ impl ImExchange {
             max_payload,
             state: State::Idle,
             out: VecDeque::new(),
-            changes: Vec::new(),
             written: BTreeSet::new(),
         }
     }
@@ -92,11 +92,13 @@ impl ImExchange {
     /// (the CHIP SDK's limit is about 1200 bytes). BTP carries the same message size.
     pub const DEFAULT_MAX_PAYLOAD: usize = 1024;
 
-    /// Feeds one decrypted IM message received on this exchange.
+    /// Feeds one decrypted IM message received on this exchange; `session` says who sent it
+    /// and lends the node's state.
     pub fn handle_message(
         &mut self,
         now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         opcode: Opcode,
         payload: &[u8],
     ) {
@@ -107,11 +109,13 @@ impl ImExchange {
                 warn!(?opcode, "IM message on a finished exchange ignored");
                 Ok(())
             }
-            State::Reporting(report) => self.on_chunk_status(model, opcode, payload, report),
+            State::Reporting(report) => {
+                self.on_chunk_status(now, model, session, opcode, payload, report)
+            }
             State::InvokeChunks(ibs) => self.on_invoke_chunk_status(opcode, payload, ibs),
             State::WriteChunks { timed } => {
                 if opcode == Opcode::WRITE_REQUEST {
-                    self.on_write(model, payload, timed)
+                    self.on_write(now, model, session, payload, timed)
                 } else {
                     Err(ImError::Refused {
                         what: "expected the next WriteRequest chunk",
@@ -119,7 +123,7 @@ impl ImExchange {
                     })
                 }
             }
-            State::Idle => self.on_request(now, model, opcode, payload, false),
+            State::Idle => self.on_request(now, model, session, opcode, payload, false),
             State::Timed { deadline } => {
                 if opcode != Opcode::INVOKE_REQUEST && opcode != Opcode::WRITE_REQUEST {
                     Err(ImError::Refused {
@@ -132,7 +136,7 @@ impl ImExchange {
                         status: Status::TIMEOUT,
                     })
                 } else {
-                    self.on_request(now, model, opcode, payload, true)
+                    self.on_request(now, model, session, opcode, payload, true)
                 }
             }
         };
@@ -149,12 +153,6 @@ impl ImExchange {
         self.out.pop_front()
     }
 
-    /// The attributes this exchange has written successfully since the last call, so the node
-    /// can tell subscriptions precisely what changed.
-    pub fn take_changes(&mut self) -> Vec<ConcreteAttributePath> {
-        core::mem::take(&mut self.changes)
-    }
-
     /// True when the exchange expects nothing more from the peer and has nothing more to send
     /// once [`ImExchange::poll_message`] is drained.
     pub fn is_done(&self) -> bool {
@@ -165,6 +163,7 @@ impl ImExchange {
         &mut self,
         now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         opcode: Opcode,
         payload: &[u8],
         timed: bool,
@@ -179,14 +178,24 @@ impl ImExchange {
                         status: Status::INVALID_ACTION,
                     });
                 }
-                let report =
-                    Report::new(model, &req.attribute_requests, &req.data_version_filters)?
-                        .with_event_paths(model, &req.event_requests);
-                self.send_chunk(model, report);
+                let scope = ReadScope {
+                    state: session.state,
+                    subject: session.subject,
+                    fabric_filtered: req.fabric_filtered,
+                    now,
+                };
+                let report = Report::new(
+                    model,
+                    &scope,
+                    &req.attribute_requests,
+                    &req.data_version_filters,
+                )?
+                .with_event_paths(model, &req.event_requests);
+                self.send_chunk(model, &scope, report);
                 Ok(())
             }
-            Opcode::INVOKE_REQUEST => self.on_invoke(now, model, payload, timed),
-            Opcode::WRITE_REQUEST => self.on_write(model, payload, timed),
+            Opcode::INVOKE_REQUEST => self.on_invoke(now, model, session, payload, timed),
+            Opcode::WRITE_REQUEST => self.on_write(now, model, session, payload, timed),
             Opcode::TIMED_REQUEST => {
                 let t = TimedRequest::parse(payload)?;
                 debug!(timeout_ms = t.timeout_ms, "timed interaction armed");
@@ -197,7 +206,7 @@ impl ImExchange {
                 Ok(())
             }
             Opcode::SUBSCRIBE_REQUEST => Err(ImError::Refused {
-                what: "SubscribeRequest (subscriptions not supported)",
+                what: "SubscribeRequest inside another interaction",
                 status: Status::INVALID_ACTION,
             }),
             _ => Err(ImError::Refused {
@@ -209,7 +218,9 @@ impl ImExchange {
 
     fn on_chunk_status(
         &mut self,
+        now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         opcode: Opcode,
         payload: &[u8],
         report: Report,
@@ -227,7 +238,13 @@ impl ImExchange {
             self.state = State::Done;
             return Ok(());
         }
-        self.send_chunk(model, report);
+        let scope = ReadScope {
+            state: session.state,
+            subject: session.subject,
+            fabric_filtered: report.fabric_filtered(),
+            now,
+        };
+        self.send_chunk(model, &scope, report);
         Ok(())
     }
 
@@ -252,8 +269,8 @@ impl ImExchange {
         Ok(())
     }
 
-    fn send_chunk(&mut self, model: &DataModel, mut report: Report) {
-        let (payload, more) = report.next_chunk(model, self.max_payload);
+    fn send_chunk(&mut self, model: &DataModel, scope: &ReadScope<'_>, mut report: Report) {
+        let (payload, more) = report.next_chunk(model, scope, self.max_payload);
         self.out.push_back(ImMessage {
             opcode: Opcode::REPORT_DATA,
             payload,
@@ -269,6 +286,7 @@ impl ImExchange {
         &mut self,
         now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         payload: &[u8],
         timed: bool,
     ) -> Result<(), ImError> {
@@ -280,12 +298,18 @@ impl ImExchange {
                 status: Status::TIMED_REQUEST_MISMATCH,
             });
         }
-        validate_invoke_paths(&req, model.max_paths_per_invoke())?;
+        let scope = ReadScope {
+            state: session.state,
+            subject: session.subject,
+            fabric_filtered: false,
+            now,
+        };
+        validate_invoke_paths(&req, model.max_paths_per_invoke(&scope))?;
         // One InvokeResponseIB per command, in request order, each encoded on its own so the
         // response can be split between messages at IB boundaries.
         let mut ibs = VecDeque::new();
         for cmd in &req.invoke_requests {
-            let ib = invoke_one(now, model, timed, cmd);
+            let ib = invoke_one(now, model, session, timed, cmd);
             let ib = if ib.len() + INVOKE_FRAME > self.max_payload.max(MIN_PAYLOAD) {
                 // A response no message can carry (§8.8.4: the path gets a status instead).
                 warn!(path = ?cmd.path, len = ib.len(), "command response too large");
@@ -355,7 +379,9 @@ impl ImExchange {
     /// it (§10.6.4.3.1).
     fn on_write(
         &mut self,
+        now: Instant,
         model: &mut DataModel,
+        session: &mut SessionContext<'_>,
         payload: &[u8],
         timed: bool,
     ) -> Result<(), ImError> {
@@ -373,19 +399,34 @@ impl ImExchange {
             w.start_array(Tag::Context(0))?;
             for d in &req.write_requests {
                 let status = match (d.path.as_concrete(), d.path.list_index) {
-                    (Some(p), None) => model.write_attribute(p, d.data_version, &d.data),
+                    (Some(p), None) => {
+                        let mut ctx = WriteContext {
+                            endpoint: p.endpoint,
+                            state: &mut *session.state,
+                            subject: session.subject,
+                            now,
+                            timed,
+                        };
+                        model.write_attribute(&mut ctx, p, d.data_version, &d.data)
+                    }
                     (Some(p), Some(None)) => {
                         // The DataVersion of a list written in this interaction has moved with
                         // its own replace-all; the check belongs to that first write.
                         let version = d.data_version.filter(|_| !self.written.contains(&p));
-                        model.append_list_item(p, version, &d.data)
+                        let mut ctx = WriteContext {
+                            endpoint: p.endpoint,
+                            state: &mut *session.state,
+                            subject: session.subject,
+                            now,
+                            timed,
+                        };
+                        model.append_attribute(&mut ctx, p, version, &d.data)
                     }
                     // Wildcard writes are for groups; ListIndex values other than null are
                     // reserved (§10.6.2).
                     _ => Status::INVALID_ACTION,
                 };
                 if let (Some(p), Status::SUCCESS) = (d.path.as_concrete(), status) {
-                    self.changes.push(p);
                     self.written.insert(p);
                 }
                 debug!(path = ?d.path, ?status, "write");
@@ -491,7 +532,13 @@ fn validate_invoke_paths(req: &InvokeRequest<'_>, max_paths: u16) -> Result<(), 
 }
 
 /// Runs one command and encodes its InvokeResponseIB.
-fn invoke_one(now: Instant, model: &mut DataModel, timed: bool, cmd: &CommandData<'_>) -> Vec<u8> {
+fn invoke_one(
+    now: Instant,
+    model: &mut DataModel,
+    session: &mut SessionContext<'_>,
+    timed: bool,
+    cmd: &CommandData<'_>,
+) -> Vec<u8> {
     let (Some(endpoint), Some(cluster), Some(command)) =
         (cmd.path.endpoint, cmd.path.cluster, cmd.path.command)
     else {
@@ -504,6 +551,10 @@ fn invoke_one(now: Instant, model: &mut DataModel, timed: bool, cmd: &CommandDat
         endpoint,
         now,
         timed,
+        subject: session.subject,
+        state: &mut *session.state,
+        rng: &mut *session.rng,
+        attestation_challenge: session.attestation_challenge,
     };
     let result = model.invoke(&mut ctx, cluster, command, cmd.fields);
     debug!(endpoint, cluster, command, ?result, "invoke");

@@ -8,14 +8,24 @@
 //! [`ImExchange::poll_message`] yields on the same exchange, and drops the exchange once
 //! [`ImExchange::is_done`]:
 //! ```
-//! use matter_ble::im::{clusters::DeviceInfo, DataModel, ImExchange, Opcode};
+//! use matter_ble::fabric::{NodeState, Subject};
+//! use matter_ble::im::{clusters::DeviceInfo, DataModel, ImExchange, Opcode, SessionContext};
+//! use matter_ble::rng::TestRng;
 //! use matter_ble::time::Instant;
 //! let mut model = DataModel::root_node(DeviceInfo::default(), 0x1234_5678);
+//! let mut state = NodeState::default();
+//! // Who is asking: here a PASE session (implicitly Administer while commissioning).
+//! let mut session = SessionContext {
+//!     subject: Subject::pase(None),
+//!     state: &mut state,
+//!     rng: &mut TestRng::new(1),
+//!     attestation_challenge: &[0; 16],
+//! };
 //! let mut ex = ImExchange::new(1024); // the transport's payload limit for one IM message
 //! // ReadRequest { AttributeRequests: [ {endpoint 0, cluster 0x28, attribute 1} ] }
 //! let read = [0x15, 0x36, 0x00, 0x17, 0x24, 0x02, 0x00, 0x24, 0x03, 0x28, 0x24, 0x04, 0x01,
 //!             0x18, 0x18, 0x28, 0x03, 0x24, 0xFF, 0x0B, 0x18];
-//! ex.handle_message(Instant::ZERO, &mut model, Opcode::READ_REQUEST, &read);
+//! ex.handle_message(Instant::ZERO, &mut model, &mut session, Opcode::READ_REQUEST, &read);
 //! let reply = ex.poll_message().expect("a report");
 //! assert_eq!(reply.opcode, Opcode::REPORT_DATA);
 //! assert!(ex.is_done()); // one chunk, SuppressResponse set: nothing more to wait for
@@ -57,7 +67,7 @@ pub use messages::{
 };
 pub use model::{
     AttrError, Cluster, DataModel, DeviceType, Endpoint, InvokeContext, InvokeResult, ReadContext,
-    ROOT_NODE_DEVICE_TYPE,
+    ReadScope, SessionContext, WriteContext, ROOT_NODE_DEVICE_TYPE,
 };
 pub use path::{AttributePath, CommandPath, ConcreteAttributePath};
 pub use subscription::{

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use tracing::{debug, warn};
 
 use super::messages::{write_status_ib, EventPath};
-use super::model::{global, AttrError, DataModel};
+use super::model::{global, AttrError, DataModel, ReadScope};
 use super::path::{wildcard_flags as wf, AttributePath, ConcreteAttributePath};
 use super::{ImError, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
 use crate::tlv::{Tag, TlvError, TlvReader, TlvWriter, Value};
@@ -40,36 +40,47 @@ pub(crate) struct Report {
     events: VecDeque<(EventPath, Status)>,
     /// SubscriptionId (tag 0) for the reports of a subscription; `None` for a read.
     subscription: Option<u32>,
+    fabric_filtered: bool,
 }
 
 impl Report {
     /// Expands the requested paths in request order: a concrete path yields its value or the
-    /// status of its outermost missing element; a wildcard yields every existing match and is
-    /// silent about the rest (§8.4.3.2).
+    /// status of its outermost missing element, then UNSUPPORTED_ACCESS if the subject may not
+    /// read it; a wildcard yields every existing match the subject may read and is silent about
+    /// the rest, paths without access included (Matter 1.3 §8.4.3.2, "Incoming Read Request
+    /// Action"; existence is checked before access, as in the CHIP SDK).
     pub(crate) fn new(
         model: &DataModel,
+        scope: &ReadScope<'_>,
         paths: &[AttributePath],
         filters: &[(u16, u32, u32)],
     ) -> Result<Self, ImError> {
         let mut items = VecDeque::new();
         for p in paths {
-            expand(model, p, filters, &mut items)?;
+            expand(model, scope, p, filters, &mut items)?;
         }
         debug!(paths = paths.len(), items = items.len(), "read expanded");
         Ok(Self {
             items,
             events: VecDeque::new(),
             subscription: None,
+            fabric_filtered: scope.fabric_filtered,
         })
     }
 
     /// A report with nothing in it (a keep-alive).
-    pub(crate) fn empty() -> Self {
+    pub(crate) fn empty(fabric_filtered: bool) -> Self {
         Self {
             items: VecDeque::new(),
             events: VecDeque::new(),
             subscription: None,
+            fabric_filtered,
         }
+    }
+
+    /// The request's FabricFiltered flag (later chunks are read with it too).
+    pub(crate) fn fabric_filtered(&self) -> bool {
+        self.fabric_filtered
     }
 
     /// Adds the statuses the event paths of the request get. This device has no events: a
@@ -125,7 +136,12 @@ impl Report {
 
     /// Encodes the next ReportData, at most `max_payload` bytes (at least [`MIN_PAYLOAD`]), and
     /// whether more follow.
-    pub(crate) fn next_chunk(&mut self, model: &DataModel, max_payload: usize) -> (Vec<u8>, bool) {
+    pub(crate) fn next_chunk(
+        &mut self,
+        model: &DataModel,
+        scope: &ReadScope<'_>,
+        max_payload: usize,
+    ) -> (Vec<u8>, bool) {
         let max_payload = max_payload.max(MIN_PAYLOAD);
         let mut buf = Vec::with_capacity(max_payload.min(2048));
         let mut w = TlvWriter::with_limit(&mut buf, max_payload - TRAILER);
@@ -142,10 +158,10 @@ impl Report {
         while let Some(item) = self.items.front() {
             let cp = w.checkpoint();
             let path = item.path();
-            let r = match write_item(model, item, &mut w) {
+            let r = match write_item(model, scope, item, &mut w) {
                 Err(ItemError::Status(s)) => {
                     w.rollback(cp);
-                    write_item(model, &ReportItem::Status(path, s), &mut w)
+                    write_item(model, scope, &ReportItem::Status(path, s), &mut w)
                 }
                 Err(ItemError::Tlv(TlvError::BufferFull))
                     if sent == 0 && matches!(item, ReportItem::Data(_)) =>
@@ -153,7 +169,7 @@ impl Report {
                     // Too large for any message: a list goes out as a first part plus
                     // appended entries (Matter 1.3 §10.6.4.3.1, "Lists").
                     w.rollback(cp);
-                    match split_list(model, path, &mut w) {
+                    match split_list(model, scope, path, &mut w) {
                         Some(rest) => {
                             self.items.pop_front();
                             for entry in rest.into_iter().rev() {
@@ -183,7 +199,7 @@ impl Report {
                     w.rollback(cp);
                     warn!(?path, error = ?e, "attribute does not fit a report");
                     let st = ReportItem::Status(path, Status::RESOURCE_EXHAUSTED);
-                    if write_item(model, &st, &mut w).is_err() {
+                    if write_item(model, scope, &st, &mut w).is_err() {
                         w.rollback(cp);
                     }
                     self.items.pop_front();
@@ -244,12 +260,13 @@ impl ReportItem {
 /// entries as append items; `None` if `p` is not a list or nothing fits.
 fn split_list(
     model: &DataModel,
+    scope: &ReadScope<'_>,
     p: ConcreteAttributePath,
     w: &mut TlvWriter<'_>,
 ) -> Option<Vec<ReportItem>> {
     let mut scratch = Vec::new();
     model
-        .read_attribute(p, &mut TlvWriter::new(&mut scratch), Tag::Anonymous)
+        .read_attribute(scope, p, &mut TlvWriter::new(&mut scratch), Tag::Anonymous)
         .ok()?;
     let Ok(Value::Array(list)) = TlvReader::new(&scratch).read_element().map(|e| e.value) else {
         return None;
@@ -342,6 +359,7 @@ fn close(w: &mut TlvWriter<'_>, more: bool, subscription: bool) -> Result<(), Tl
 /// `{0: AttributeStatusIB {0: path, 1: StatusIB}}` (§10.6.5).
 fn write_item(
     model: &DataModel,
+    scope: &ReadScope<'_>,
     item: &ReportItem,
     w: &mut TlvWriter<'_>,
 ) -> Result<(), ItemError> {
@@ -374,7 +392,7 @@ fn write_item(
             w.u32(Tag::Context(0), version)?;
             p.write(w, Tag::Context(1))?;
             model
-                .read_attribute(p, w, Tag::Context(2))
+                .read_attribute(scope, p, w, Tag::Context(2))
                 .map_err(|e| match e {
                     AttrError::Tlv(e) => ItemError::Tlv(e),
                     AttrError::Status(s) => ItemError::Status(s),
@@ -405,6 +423,7 @@ fn write_event_status(w: &mut TlvWriter<'_>, p: &EventPath, s: Status) -> Result
 
 fn expand(
     model: &DataModel,
+    scope: &ReadScope<'_>,
     p: &AttributePath,
     filters: &[(u16, u32, u32)],
     out: &mut VecDeque<ReportItem>,
@@ -432,6 +451,9 @@ fn expand(
     };
     if let Some(c) = p.as_concrete() {
         match model.check_attribute(c) {
+            Ok(()) if !model.read_allowed(scope.state, &scope.subject, c) => {
+                out.push_back(ReportItem::Status(c, Status::UNSUPPORTED_ACCESS))
+            }
             Ok(()) if filtered(c.endpoint, c.cluster) => {}
             Ok(()) => out.push_back(ReportItem::Data(c)),
             Err(s) => out.push_back(ReportItem::Status(c, s)),
@@ -457,11 +479,14 @@ fn expand(
                 } else if skipped_by_flags(a, p.wildcard_flags) {
                     continue;
                 }
-                out.push_back(ReportItem::Data(ConcreteAttributePath {
+                let c = ConcreteAttributePath {
                     endpoint: ep.id(),
                     cluster: cl,
                     attribute: a,
-                }));
+                };
+                if model.read_allowed(scope.state, &scope.subject, c) {
+                    out.push_back(ReportItem::Data(c));
+                }
             }
         }
     }

@@ -26,11 +26,12 @@ use tracing::{debug, warn};
 
 use super::exchange::ImMessage;
 use super::messages::{StatusResponse, SubscribeRequest, SubscribeResponse};
-use super::model::DataModel;
+use super::model::{DataModel, ReadScope};
 use super::path::{AttributePath, ConcreteAttributePath};
 use super::report::Report;
 use super::{ImError, Opcode, Status};
 use crate::exchange::ExchangeRef;
+use crate::fabric::{ChangedPath, NodeState, Subject};
 use crate::session::SessionRef;
 use crate::time::{Duration, Instant};
 
@@ -81,6 +82,8 @@ impl Default for SubscriptionConfig {
 pub struct Subscriber {
     /// The session the SubscribeRequest came on; reports go out on it.
     pub session: SessionRef,
+    /// Who is behind the session: reports are read (and access-checked) as this subject.
+    pub subject: Subject,
     /// Fabric index of the session, if any.
     pub fabric_index: Option<u8>,
     /// The subscriber's operational node id, if known.
@@ -88,12 +91,27 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    /// A subscriber on a session without fabric (PASE).
+    /// A subscriber on a PASE session not bound to a fabric.
     pub fn pase(session: SessionRef) -> Self {
         Self {
             session,
+            subject: Subject::pase(None),
             fabric_index: None,
             node_id: None,
+        }
+    }
+
+    fn scope<'s>(
+        &self,
+        state: &'s NodeState,
+        fabric_filtered: bool,
+        now: Instant,
+    ) -> ReadScope<'s> {
+        ReadScope {
+            state,
+            subject: self.subject,
+            fabric_filtered,
+            now,
         }
     }
 
@@ -317,12 +335,13 @@ impl SubscriptionManager {
         &mut self,
         now: Instant,
         model: &DataModel,
+        state: &NodeState,
         subscriber: Subscriber,
         exchange: ExchangeRef,
         payload: &[u8],
         id: u32,
     ) {
-        match self.start(now, model, subscriber, exchange, payload, id) {
+        match self.start(now, model, state, subscriber, exchange, payload, id) {
             Ok(()) => {}
             Err(e) => {
                 warn!(error = %e, "SubscribeRequest refused");
@@ -331,10 +350,12 @@ impl SubscriptionManager {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &mut self,
         now: Instant,
         model: &DataModel,
+        state: &NodeState,
         subscriber: Subscriber,
         exchange: ExchangeRef,
         payload: &[u8],
@@ -392,8 +413,14 @@ impl SubscriptionManager {
                 Status::RESOURCE_EXHAUSTED,
             ));
         }
-        let report = Report::new(model, &req.attribute_requests, &req.data_version_filters)?
-            .with_event_paths(model, &req.event_requests);
+        let scope = subscriber.scope(state, req.fabric_filtered, now);
+        let report = Report::new(
+            model,
+            &scope,
+            &req.attribute_requests,
+            &req.data_version_filters,
+        )?
+        .with_event_paths(model, &req.event_requests);
         while self.subs.iter().any(|s| s.id == id) {
             id = id.wrapping_add(1);
         }
@@ -427,7 +454,7 @@ impl SubscriptionManager {
         let report = report.for_subscription(id);
         self.subs.push(sub);
         let i = self.subs.len() - 1;
-        self.send_chunk(now, model, i, exchange, report, true);
+        self.send_chunk(now, model, &scope, i, exchange, report, true);
         Ok(())
     }
 
@@ -437,6 +464,7 @@ impl SubscriptionManager {
         &mut self,
         now: Instant,
         model: &DataModel,
+        state: &NodeState,
         exchange: ExchangeRef,
         opcode: Opcode,
         payload: &[u8],
@@ -466,10 +494,11 @@ impl SubscriptionManager {
         let Some(sub) = self.subs.get_mut(i) else {
             return;
         };
+        let scope = sub.owner.scope(state, sub.fabric_filtered, now);
         let phase = core::mem::replace(&mut sub.phase, Phase::Idle);
         match phase {
             Phase::Priming { report, .. } if !report.is_empty() => {
-                self.send_chunk(now, model, i, exchange, report, true);
+                self.send_chunk(now, model, &scope, i, exchange, report, true);
             }
             Phase::Priming { .. } => {
                 // The priming report is acknowledged: SubscribeResponse closes the exchange and
@@ -496,7 +525,7 @@ impl SubscriptionManager {
                 });
             }
             Phase::Reporting { report, .. } if !report.is_empty() => {
-                self.send_chunk(now, model, i, exchange, report, false);
+                self.send_chunk(now, model, &scope, i, exchange, report, false);
             }
             Phase::Reporting { .. } => {
                 debug!(id = sub.id, "subscription report acknowledged");
@@ -514,6 +543,31 @@ impl SubscriptionManager {
                     sub.dirty.insert(*p);
                 } else {
                     sub.named_clusters.insert((p.endpoint, p.cluster));
+                }
+            }
+        }
+    }
+
+    /// The data model's changed paths ([`DataModel::take_changed`]): an attribute, or a whole
+    /// cluster when the path names none.
+    pub fn handle_changed<'c>(&mut self, changed: impl IntoIterator<Item = &'c ChangedPath>) {
+        for c in changed {
+            match c.attribute {
+                Some(attribute) => self.handle_attributes_changed(&[ConcreteAttributePath {
+                    endpoint: c.endpoint,
+                    cluster: c.cluster,
+                    attribute,
+                }]),
+                None => {
+                    for sub in &mut self.subs {
+                        if sub
+                            .paths
+                            .iter()
+                            .any(|p| covers_cluster(p, c.endpoint, c.cluster))
+                        {
+                            sub.dirty_clusters.insert((c.endpoint, c.cluster));
+                        }
+                    }
                 }
             }
         }
@@ -540,6 +594,7 @@ impl SubscriptionManager {
         &mut self,
         now: Instant,
         model: &DataModel,
+        state: &NodeState,
         open: &mut dyn FnMut(SessionRef) -> Option<ExchangeRef>,
     ) {
         // Response timeouts first.
@@ -574,11 +629,12 @@ impl SubscriptionManager {
             if sub.next_report_at() > now {
                 continue;
             }
-            let mut report = match Report::new(model, &sub.paths, &[]) {
+            let scope = sub.owner.scope(state, sub.fabric_filtered, now);
+            let mut report = match Report::new(model, &scope, &sub.paths, &[]) {
                 Ok(r) => r,
                 // The paths were accepted at subscribe time; they cannot fail now. Report
                 // nothing rather than end the subscription if they somehow do.
-                Err(_) => Report::empty(),
+                Err(_) => Report::empty(sub.fabric_filtered),
             };
             let dirty = sub.is_dirty();
             report.retain_data(|p| dirty && sub.wants(p));
@@ -613,7 +669,7 @@ impl SubscriptionManager {
             sub.snapshot_versions(model);
             sub.last_report = now;
             let report = report.for_subscription(sub.id);
-            self.send_chunk(now, model, i, exchange, report, false);
+            self.send_chunk(now, model, &scope, i, exchange, report, false);
         }
     }
 
@@ -675,16 +731,18 @@ impl SubscriptionManager {
             .position(|s| s.exchange() == Some(exchange))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn send_chunk(
         &mut self,
         now: Instant,
         model: &DataModel,
+        scope: &ReadScope<'_>,
         i: usize,
         exchange: ExchangeRef,
         mut report: Report,
         priming: bool,
     ) {
-        let (payload, _more) = report.next_chunk(model, self.config.max_payload);
+        let (payload, _more) = report.next_chunk(model, scope, self.config.max_payload);
         let deadline = now + self.config.response_timeout;
         if let Some(sub) = self.subs.get_mut(i) {
             sub.phase = if priming {

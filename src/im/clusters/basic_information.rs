@@ -1,8 +1,11 @@
 //! Basic Information cluster, 0x0028 (Matter 1.3 core §11.1): vendor, product and version
-//! facts about the node, from a [`DeviceInfo`] the application supplies.
+//! facts about the node, from a [`DeviceInfo`] the application supplies, and the writable
+//! NodeLabel and Location, which live (and are persisted) in the node state
+//! ([`crate::fabric::WritableInfo`]).
 
 use super::id;
-use crate::im::model::{AttrError, Cluster, ReadContext};
+use crate::fabric::Privilege;
+use crate::im::model::{AttrError, Cluster, ReadContext, WriteContext};
 use crate::im::Status;
 use crate::tlv::{Tag, TlvWriter, Value};
 
@@ -34,9 +37,11 @@ pub struct DeviceInfo {
     pub product_name: String,
     /// ProductID.
     pub product_id: u16,
-    /// NodeLabel (max 32 bytes, writable by the commissioner).
+    /// NodeLabel (max 32 bytes, writable by the commissioner): the factory value, copied into
+    /// the node state when no persisted value exists.
     pub node_label: String,
-    /// Location: ISO 3166-1 alpha-2 country code, "XX" if unknown (writable).
+    /// Location: ISO 3166-1 alpha-2 country code, "XX" if unknown (writable; factory value as
+    /// for `node_label`).
     pub location: String,
     /// HardwareVersion.
     pub hardware_version: u16,
@@ -157,7 +162,7 @@ impl BasicInformation {
         Self { info, attributes }
     }
 
-    /// The current values (NodeLabel and Location may have been written).
+    /// The configured values (the current NodeLabel and Location are in the node state).
     pub fn info(&self) -> &DeviceInfo {
         &self.info
     }
@@ -178,9 +183,21 @@ impl Cluster for BasicInformation {
         &self.attributes
     }
 
+    /// NodeLabel is "RW VM", Location "RW VA" (§11.1.5.6, §11.1.5.7).
+    fn write_privilege(&self, attribute: u32) -> Privilege {
+        match attribute {
+            attr::LOCATION => Privilege::Administer,
+            _ => Privilege::Manage,
+        }
+    }
+
+    fn is_writable(&self, attribute: u32) -> bool {
+        matches!(attribute, attr::NODE_LABEL | attr::LOCATION)
+    }
+
     fn read(
         &self,
-        _ctx: &ReadContext<'_>,
+        ctx: &ReadContext<'_>,
         attribute: u32,
         w: &mut TlvWriter<'_>,
         tag: Tag,
@@ -196,8 +213,8 @@ impl Cluster for BasicInformation {
             attr::VENDOR_ID => w.u16(tag, i.vendor_id)?,
             attr::PRODUCT_NAME => w.utf8(tag, cut(&i.product_name, 32))?,
             attr::PRODUCT_ID => w.u16(tag, i.product_id)?,
-            attr::NODE_LABEL => w.utf8(tag, cut(&i.node_label, 32))?,
-            attr::LOCATION => w.utf8(tag, cut(&i.location, 2))?,
+            attr::NODE_LABEL => w.utf8(tag, cut(&ctx.state.info.node_label, 32))?,
+            attr::LOCATION => w.utf8(tag, cut(&ctx.state.info.location, 2))?,
             attr::HARDWARE_VERSION => w.u16(tag, i.hardware_version)?,
             attr::HARDWARE_VERSION_STRING => w.utf8(tag, cut(&i.hardware_version_string, 64))?,
             attr::SOFTWARE_VERSION => w.u32(tag, i.software_version)?,
@@ -227,11 +244,18 @@ impl Cluster for BasicInformation {
         Ok(())
     }
 
-    /// NodeLabel (max 32 bytes) and Location (exactly 2 bytes) are writable (§11.1.5.6/7).
-    fn write(&mut self, attribute: u32, value: &Value<'_>) -> Result<(), Status> {
+    /// NodeLabel (max 32 bytes) and Location (exactly 2 bytes) are writable (§11.1.5.6/7);
+    /// the node persists them (a changed record after the write).
+    fn write(
+        &mut self,
+        ctx: &mut WriteContext<'_>,
+        attribute: u32,
+        value: &Value<'_>,
+    ) -> Result<(), Status> {
+        let info = &mut ctx.state.info;
         let (slot, ok_len): (&mut String, fn(usize) -> bool) = match attribute {
-            attr::NODE_LABEL => (&mut self.info.node_label, |n| n <= 32),
-            attr::LOCATION => (&mut self.info.location, |n| n == 2),
+            attr::NODE_LABEL => (&mut info.node_label, |n| n <= 32),
+            attr::LOCATION => (&mut info.location, |n| n == 2),
             _ => return Err(Status::UNSUPPORTED_WRITE),
         };
         let Value::Utf8(s) = *value else {
