@@ -33,11 +33,17 @@
 //! A report larger than the payload limit goes out in chunks with MoreChunkedMessages set; the
 //! exchange then waits for the peer's StatusResponse before producing the next chunk.
 //!
+//! Subscriptions are not per exchange: a SubscribeRequest that opens an exchange goes to the
+//! node's [`SubscriptionManager`] (see [`subscription`]), which primes it, then opens a new
+//! exchange for every change report and keep-alive.
+//!
 //! Implemented: Read (concrete and wildcard attribute paths, WildcardPathFlags, DataVersion
-//! filters, chunking, long lists split into appended entries),
-//! Write (per-path statuses; writable attributes per cluster), Invoke (dispatch to clusters,
-//! path statuses), Timed requests, StatusResponse. Subscribe and events are not: a
-//! SubscribeRequest is answered with a StatusResponse (see [`ImExchange`]).
+//! filters, FabricFiltered, chunking, long lists split into appended entries; event paths get
+//! EventStatusIBs as this device has no events), Write (per-path statuses, list attributes as
+//! replace-all plus ListIndex-null appends, chunked WriteRequests), Invoke (up to
+//! MaxPathsPerInvoke paths with CommandRefs, chunked InvokeResponses, SuppressResponse), Timed
+//! requests, Subscribe (priming, change reports after MinIntervalFloor, keep-alives at
+//! MaxInterval, limits), StatusResponse everywhere a chunk or report awaits one.
 
 pub mod clusters;
 mod exchange;
