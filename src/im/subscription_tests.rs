@@ -704,3 +704,45 @@ fn event_paths_get_statuses_and_wildcards_are_silent() {
         )
     );
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever bytes arrive as a SubscribeRequest or as the answer to a priming chunk, the
+        /// manager neither panics nor stays silent: a new request always gets exactly one
+        /// message (a priming chunk or a refusal), and garbage instead of a StatusResponse ends
+        /// the subscription.
+        #[test]
+        fn arbitrary_requests_and_answers(
+            request in proptest::collection::vec(any::<u8>(), 0..96),
+            answer in proptest::collection::vec(any::<u8>(), 0..32),
+            op in any::<u8>(),
+        ) {
+            let mut h = Harness::new(SubscriptionConfig::default());
+            h.subscribe(t(0), 1, 7, &request, 1);
+            let out = h.drain();
+            prop_assert_eq!(out.len(), 1);
+            let started = h.m.len() == 1;
+            prop_assert_eq!(out[0].close_exchange, !started);
+            h.m.handle_message(
+                t(0),
+                &h.model.model,
+                &h.model.state,
+                peer_exchange(1, 7),
+                Opcode(op),
+                &answer,
+            );
+            let _ = h.drain();
+            let is_success = Opcode(op) == Opcode::STATUS_RESPONSE
+                && StatusResponse::parse(&answer).is_ok_and(|s| s.status == Status::SUCCESS);
+            if started && !is_success {
+                prop_assert!(h.m.is_empty());
+            }
+            h.tick(t(100));
+            let _ = h.drain();
+        }
+    }
+}
