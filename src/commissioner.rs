@@ -1,5 +1,5 @@
-//! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads, writes
-//! and subscriptions over the PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
+//! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads,
+//! invokes (plain or timed), writes and subscriptions over the PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
 //! in-process tests drive the real device stack against a real peer stack, and the BLE test
 //! commissioner (a btleplug central) only has to move bytes.
 //!
@@ -12,7 +12,8 @@ use tracing::{debug, warn};
 
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
 use crate::im::{
-    AttributePath, ReadRequest, Status, StatusResponse, SubscribeRequest, SubscribeResponse,
+    AttributePath, CommandPath, ReadRequest, Status, StatusResponse, SubscribeRequest,
+    SubscribeResponse,
 };
 use crate::message::{InteractionModelOpcode, ProtocolId, SecureChannelOpcode};
 use crate::node::PeerAddr;
@@ -57,6 +58,11 @@ pub enum CommissionerEvent {
     },
     /// A read failed (bad report, status response, send failure).
     ReadFailed(String),
+    /// An invoke got its InvokeResponse.
+    InvokeDone(InvokeOutcome),
+    /// An invoke failed before a response (refused TimedRequest, status response, bad
+    /// message, no acknowledgement).
+    InvokeFailed(String),
     /// A write finished: the status of each path, in order.
     WriteDone(Vec<Status>),
     /// A write failed.
@@ -79,8 +85,37 @@ pub enum CommissionerEvent {
     },
     /// Subscribing failed (refused with a status, bad message, send failure).
     SubscribeFailed(String),
+    /// The device's answer to a [`Commissioner::request`].
+    Response {
+        /// IM opcode of the answer.
+        opcode: InteractionModelOpcode,
+        /// Its payload.
+        payload: Vec<u8>,
+    },
+    /// A [`Commissioner::request`] was not acknowledged.
+    RequestFailed,
     /// The device closed the session.
     SessionClosed,
+}
+
+/// What the device answered to one command.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum InvokeOutcome {
+    /// A response command with its fields (an anonymous structure).
+    Response {
+        /// Response command id.
+        command: u32,
+        /// Its fields.
+        fields: TlvValue,
+    },
+    /// A status (SUCCESS for a command without a response).
+    Status {
+        /// IM status.
+        status: Status,
+        /// Cluster-specific status, if any.
+        cluster_status: Option<u8>,
+    },
 }
 
 /// Errors of commissioner commands.
@@ -90,9 +125,12 @@ pub enum CommissionerError {
     /// No PASE session yet, or it is gone.
     #[error("no secure session")]
     NoSession,
-    /// A read is already running.
-    #[error("a read is in progress")]
+    /// A read or invoke is already running.
+    #[error("a read or invoke is in progress")]
     Busy,
+    /// The command fields are not one anonymous TLV structure.
+    #[error("command fields are not a TLV structure: {0}")]
+    Fields(TlvError),
     /// The exchange layer refused.
     #[error("exchange error: {0}")]
     Exchange(String),
@@ -119,6 +157,12 @@ struct Priming {
     reports: Vec<AttributeReport>,
 }
 
+struct Invoke {
+    exchange: ExchangeRef,
+    /// The InvokeRequest held back until the TimedRequest is accepted.
+    held: Option<Vec<u8>>,
+}
+
 /// The commissioner side of one device.
 pub struct Commissioner<R: Rng> {
     exchanges: ExchangeManager<PeerAddr, (), R>,
@@ -127,6 +171,9 @@ pub struct Commissioner<R: Rng> {
     phase: Phase,
     session: Option<SessionRef>,
     read: Option<Read>,
+    invoke: Option<Invoke>,
+    /// The exchange of a single-message request awaiting its answer.
+    request: Option<ExchangeRef>,
     write: Option<ExchangeRef>,
     priming: Option<Priming>,
     /// Established subscription ids; reports for others get INVALID_SUBSCRIPTION.
@@ -170,6 +217,8 @@ impl<R: Rng> Commissioner<R> {
             },
             session: None,
             read: None,
+            invoke: None,
+            request: None,
             write: None,
             priming: None,
             subscriptions: Vec::new(),
@@ -201,7 +250,7 @@ impl<R: Rng> Commissioner<R> {
     /// [`CommissionerError::NoSession`] before PASE, [`CommissionerError::Busy`] during a read.
     pub fn read(&mut self, now: Instant, paths: &[AttributePath]) -> Result<(), CommissionerError> {
         let session = self.session.ok_or(CommissionerError::NoSession)?;
-        if self.read.is_some() {
+        if self.read.is_some() || self.invoke.is_some() {
             return Err(CommissionerError::Busy);
         }
         let exchange = self
@@ -226,6 +275,94 @@ impl<R: Rng> Commissioner<R> {
             reports: Vec::new(),
             chunks: 0,
         });
+        self.process(now);
+        Ok(())
+    }
+
+    /// Invokes `command` on (`endpoint`, `cluster`) with `fields` (one anonymous TLV structure,
+    /// e.g. `TlvValue::Struct(..).to_bytes(Tag::Anonymous)`). With `timed_ms` a TimedRequest
+    /// goes first on the same exchange (Matter 1.3 §8.7.2.1) and the InvokeRequest follows its
+    /// StatusResponse. The result comes as [`CommissionerEvent::InvokeDone`] or
+    /// [`CommissionerEvent::InvokeFailed`].
+    ///
+    /// # Errors
+    /// [`CommissionerError::NoSession`], [`CommissionerError::Busy`],
+    /// [`CommissionerError::Fields`].
+    pub fn invoke(
+        &mut self,
+        now: Instant,
+        endpoint: u16,
+        cluster: u32,
+        command: u32,
+        fields: &[u8],
+        timed_ms: Option<u16>,
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.read.is_some() || self.invoke.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let f = TlvReader::new(fields)
+            .read_struct()
+            .map_err(CommissionerError::Fields)?;
+        let path = CommandPath {
+            endpoint: Some(endpoint),
+            cluster: Some(cluster),
+            command: Some(command),
+        };
+        let request =
+            encode_invoke(&path, &f, timed_ms.is_some()).map_err(CommissionerError::Fields)?;
+        let exchange = self
+            .exchanges
+            .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let (opcode, first, held) = match timed_ms {
+            Some(ms) => {
+                let mut t = Vec::new();
+                let mut w = TlvWriter::new(&mut t);
+                // TimedRequestMessage {0: Timeout, 0xFF: revision}; an unlimited writer.
+                let _ = (|| -> Result<(), TlvError> {
+                    w.start_struct(Tag::Anonymous)?;
+                    w.u16(Tag::Context(0), ms)?;
+                    w.u8(Tag::Context(0xFF), crate::im::INTERACTION_MODEL_REVISION)?;
+                    w.end_container()
+                })();
+                (InteractionModelOpcode::TIMED_REQUEST, t, Some(request))
+            }
+            None => (InteractionModelOpcode::INVOKE_REQUEST, request, None),
+        };
+        self.exchanges
+            .send(now, exchange, opcode.value(), &first)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.invoke = Some(Invoke { exchange, held });
+        self.process(now);
+        Ok(())
+    }
+
+    /// Sends one IM request (a WriteRequest, an untimed InvokeRequest, ...) as given on a new
+    /// exchange over the PASE session; the device's first answer comes as
+    /// [`CommissionerEvent::Response`] and the exchange closes.
+    ///
+    /// # Errors
+    /// [`CommissionerError::NoSession`] before PASE, [`CommissionerError::Busy`] while another
+    /// request runs.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        opcode: InteractionModelOpcode,
+        payload: &[u8],
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.request.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let exchange = self
+            .exchanges
+            .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.exchanges
+            .send(now, exchange, opcode.value(), payload)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.request = Some(exchange);
         self.process(now);
         Ok(())
     }
@@ -451,6 +588,16 @@ impl<R: Rng> Commissioner<R> {
                         return;
                     }
                 }
+                if self.request == Some(exchange) && ph.protocol_id == ProtocolId::INTERACTION_MODEL
+                {
+                    self.request = None;
+                    self.exchanges.close_exchange(now, exchange);
+                    self.events.push_back(CommissionerEvent::Response {
+                        opcode: InteractionModelOpcode::from(ph.opcode),
+                        payload: message.payload.to_vec(),
+                    });
+                    return;
+                }
                 if self.read.as_ref().is_some_and(|r| r.exchange == exchange)
                     && ph.protocol_id == ProtocolId::INTERACTION_MODEL
                 {
@@ -472,10 +619,17 @@ impl<R: Rng> Commissioner<R> {
                     }
                     if InteractionModelOpcode::from(ph.opcode)
                         == InteractionModelOpcode::REPORT_DATA
+                        && self.invoke.as_ref().is_none_or(|i| i.exchange != exchange)
                     {
                         self.on_subscription_report(now, exchange, &message.payload);
                         return;
                     }
+                }
+                if self.invoke.as_ref().is_some_and(|i| i.exchange == exchange)
+                    && ph.protocol_id == ProtocolId::INTERACTION_MODEL
+                {
+                    self.on_invoke_message(now, exchange, ph.opcode, &message.payload);
+                    return;
                 }
                 debug!(
                     ?exchange,
@@ -490,6 +644,15 @@ impl<R: Rng> Commissioner<R> {
                     self.read = None;
                     self.events
                         .push_back(CommissionerEvent::ReadFailed("no acknowledgement".into()));
+                }
+                if self.request == Some(exchange) {
+                    self.request = None;
+                    self.events.push_back(CommissionerEvent::RequestFailed);
+                }
+                if self.invoke.as_ref().is_some_and(|i| i.exchange == exchange) {
+                    self.invoke = None;
+                    self.events
+                        .push_back(CommissionerEvent::InvokeFailed("no acknowledgement".into()));
                 }
                 if self.write == Some(exchange) {
                     self.write = None;
@@ -513,6 +676,8 @@ impl<R: Rng> Commissioner<R> {
             {
                 self.session = None;
                 self.read = None;
+                self.invoke = None;
+                self.request = None;
                 self.write = None;
                 self.priming = None;
                 self.subscriptions.clear();
@@ -583,6 +748,119 @@ impl<R: Rng> Commissioner<R> {
             }
         }
     }
+}
+
+impl<R: Rng> Commissioner<R> {
+    fn on_invoke_message(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        opcode: u8,
+        payload: &[u8],
+    ) {
+        let Some(mut invoke) = self.invoke.take() else {
+            return;
+        };
+        let op = InteractionModelOpcode::from(opcode);
+        if op == InteractionModelOpcode::STATUS_RESPONSE {
+            let status = StatusResponse::parse(payload).map(|s| s.status);
+            match (status, invoke.held.take()) {
+                (Ok(Status::SUCCESS), Some(request)) => {
+                    // The TimedRequest was accepted: the InvokeRequest follows at once.
+                    match self.exchanges.send(
+                        now,
+                        exchange,
+                        InteractionModelOpcode::INVOKE_REQUEST.value(),
+                        &request,
+                    ) {
+                        Ok(_) => self.invoke = Some(invoke),
+                        Err(e) => self
+                            .events
+                            .push_back(CommissionerEvent::InvokeFailed(e.to_string())),
+                    }
+                }
+                (Ok(s), _) => {
+                    self.exchanges.close_exchange(now, exchange);
+                    self.events
+                        .push_back(CommissionerEvent::InvokeFailed(format!(
+                            "device answered with status {s:?}"
+                        )));
+                }
+                (Err(e), _) => {
+                    self.exchanges.close_exchange(now, exchange);
+                    self.events
+                        .push_back(CommissionerEvent::InvokeFailed(format!(
+                            "bad StatusResponse: {e}"
+                        )));
+                }
+            }
+            return;
+        }
+        self.exchanges.close_exchange(now, exchange);
+        let ev = if op == InteractionModelOpcode::INVOKE_RESPONSE && invoke.held.is_none() {
+            match parse_invoke_response(payload) {
+                Ok(o) => CommissionerEvent::InvokeDone(o),
+                Err(e) => CommissionerEvent::InvokeFailed(format!("bad InvokeResponse: {e}")),
+            }
+        } else {
+            CommissionerEvent::InvokeFailed(format!("unexpected opcode {op:?}"))
+        };
+        self.events.push_back(ev);
+    }
+}
+
+/// InvokeRequestMessage (Matter 1.3 §10.7.9) with one CommandDataIB.
+fn encode_invoke(
+    path: &CommandPath,
+    fields: &Container<'_>,
+    timed: bool,
+) -> Result<Vec<u8>, TlvError> {
+    let mut buf = Vec::new();
+    let mut w = TlvWriter::new(&mut buf);
+    w.start_struct(Tag::Anonymous)?;
+    w.bool(Tag::Context(0), false)?;
+    w.bool(Tag::Context(1), timed)?;
+    w.start_array(Tag::Context(2))?;
+    w.start_struct(Tag::Anonymous)?;
+    path.write(&mut w, Tag::Context(0))?;
+    w.value(Tag::Context(1), &Value::Struct(*fields))?;
+    w.end_container()?;
+    w.end_container()?;
+    w.u8(Tag::Context(0xFF), crate::im::INTERACTION_MODEL_REVISION)?;
+    w.end_container()?;
+    Ok(buf)
+}
+
+/// The first InvokeResponseIB of an InvokeResponseMessage (Matter 1.3 §10.7.10).
+///
+/// # Errors
+/// Malformed TLV or no response in the message.
+pub fn parse_invoke_response(payload: &[u8]) -> Result<InvokeOutcome, TlvError> {
+    let s = TlvReader::new(payload).read_struct()?;
+    let list = s.array(1)?;
+    let first = list
+        .iter()
+        .next()
+        .ok_or(TlvError::MissingField { tag: 1 })??;
+    let Value::Struct(ib) = first.value else {
+        return Err(TlvError::WrongType {
+            expected: ElementType::Structure,
+            found: first.value.element_type(),
+        });
+    };
+    if let Some(data) = ib.opt_structure(0)? {
+        let command = data.list(0)?.u32(2)?;
+        let fields = match data.find(1)? {
+            Some(e) => TlvValue::from_value(&e.value)?,
+            None => TlvValue::Struct(Vec::new()),
+        };
+        return Ok(InvokeOutcome::Response { command, fields });
+    }
+    let status = ib.structure(1)?.structure(1)?;
+    Ok(InvokeOutcome::Status {
+        status: Status(status.u8(0)?),
+        cluster_status: status.opt_u8(1)?,
+    })
 }
 
 impl<R: Rng> Commissioner<R> {

@@ -7,6 +7,7 @@
 //! [`Rng`]), the CHIP SDK's test vendor and product id, 1000 PBKDF2 iterations.
 
 use core::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -18,6 +19,7 @@ use crate::rng::Rng;
 use crate::setup_payload::{
     DiscoveryCapabilities, Discriminator, Passcode, SetupPayload, SetupPayloadError,
 };
+use crate::store::{StateDir, StateEnv, StoreError};
 
 /// PBKDF2 iteration bounds (Matter 1.3 §3.9 "Password-Based Key Derivation Function").
 pub const ITERATIONS: core::ops::RangeInclusive<u32> = 1000..=100_000;
@@ -95,6 +97,9 @@ pub enum ConfigError {
         /// What went wrong (never the file's content).
         reason: String,
     },
+    /// Some but not all of --dac, --pai, --dac-key, --cd.
+    #[error("--dac, --pai, --dac-key and --cd go together: give all four, or none for development credentials")]
+    AttestationIncomplete,
     /// Both `--passcode` and `--passcode-file`.
     #[error("--passcode and --passcode-file exclude each other: give the passcode once")]
     PasscodeTwice,
@@ -120,12 +125,43 @@ pub enum ConfigError {
     /// Not a BlueZ adapter name.
     #[error("{0:?} is not a Bluetooth adapter name: expected hci0, hci1, ...")]
     Adapter(String),
+    /// A credential file (--dac, --pai, --dac-key, --cd) that cannot be read.
+    #[error("{flag} {path}: {reason}")]
+    CredentialFile {
+        /// The flag.
+        flag: &'static str,
+        /// The path given.
+        path: String,
+        /// What went wrong (never the file's content).
+        reason: String,
+    },
+    /// A Basic Information string that is empty, too long or holds control characters.
+    #[error("{flag} {value:?} is not usable: it must be 1 to {max} bytes of UTF-8 without control characters")]
+    InfoString {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// Longest allowed, in bytes (Matter 1.3 §11.1.5).
+        max: usize,
+    },
+    /// Not a network interface name.
+    #[error("{0:?} is not a network interface name: 1 to 15 bytes, no '/', whitespace or control characters (see `ip link`)")]
+    Interface(String),
     /// A device name that is empty, too long or holds control characters.
     #[error(
         "device name {0:?} is not usable: it must be 1 to 248 bytes of UTF-8 without control \
          characters"
     )]
     DeviceName(String),
+    /// A `--state-dir` that cannot be a folder.
+    #[error("--state-dir {path:?} is not usable: {reason}")]
+    StateDir {
+        /// The path given.
+        path: String,
+        /// Why not.
+        reason: &'static str,
+    },
 }
 
 /// The `matter-ble` command line.
@@ -144,7 +180,8 @@ pub enum ConfigError {
     after_help = "Examples:\n  \
                   matter-ble --passcode 20202021 --discriminator 3840\n  \
                   matter-ble pairing-code --passcode 20202021 --discriminator 3840\n  \
-                  matter-ble --transport udp --udp-port 5540"
+                  matter-ble --transport udp --udp-port 5540\n  \
+                  matter-ble factory-reset --state-dir /var/lib/matter-ble"
 )]
 pub struct Cli {
     /// What to do; without a subcommand the device runs.
@@ -161,6 +198,18 @@ pub enum Command {
     /// Print the QR code and the manual pairing code for the given settings, then exit (no
     /// Bluetooth or network needed).
     PairingCode,
+    /// Delete the device's persistent state (fabrics, keys, access control, counters) from the
+    /// state folder, so it must be commissioned again. Asks for confirmation on a terminal;
+    /// refuses while a running matter-ble uses the folder.
+    FactoryReset(FactoryResetArgs),
+}
+
+/// The `factory-reset` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Args)]
+pub struct FactoryResetArgs {
+    /// Do not ask for confirmation (needed when standard input is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Which transports commissioning runs on.
@@ -302,6 +351,92 @@ pub struct DeviceArgs {
     /// How to draw the QR code on the terminal: for a dark or a light background, or not at all.
     #[arg(long, global = true, value_enum, default_value_t = QrStyle::Dark)]
     pub qr: QrStyle,
+
+    /// Folder for the device's persistent state (fabrics, keys, access control, counters),
+    /// created with mode 0700 and locked while matter-ble runs. Default: $STATE_DIRECTORY (set by
+    /// systemd's StateDirectory=, /var/lib/matter-ble for the system service), else
+    /// $XDG_STATE_HOME/matter-ble, else ~/.local/state/matter-ble.
+    #[arg(long, global = true, value_name = "DIR", value_parser = parse_state_dir)]
+    pub state_dir: Option<PathBuf>,
+    /// Read settings from this TOML file: the keys are these long flags without `--`
+    /// (`product-id = "0x8002"`, `transport = "ble"`, `passcode-file = "/etc/..."`). A flag on
+    /// the command line replaces the same key of the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// VendorName the Basic Information cluster reports (1 to 32 bytes).
+    #[arg(long, global = true, value_name = "TEXT", value_parser = parse_vendor_name,
+          default_value = "matter-ble")]
+    pub vendor_name: String,
+
+    /// ProductName the Basic Information cluster reports (1 to 32 bytes).
+    #[arg(long, global = true, value_name = "TEXT", value_parser = parse_product_name,
+          default_value = "matter-ble device")]
+    pub product_name: String,
+
+    /// SerialNumber the Basic Information cluster reports (1 to 32 bytes). Default: none.
+    #[arg(long, global = true, value_name = "TEXT", value_parser = parse_serial)]
+    pub serial_number: Option<String>,
+
+    /// Device Attestation Certificate (PEM or DER) for a real product; needs --pai, --dac-key
+    /// and --cd. Default: development credentials (the CSA's test PAI for vendor 0xFFF1 and a
+    /// DAC issued for this device at first start), which commissioners accept only in their
+    /// development or test mode.
+    #[arg(long, global = true, value_name = "PATH", value_parser = parse_dac,
+          requires_all = ["pai", "dac_key", "cd"])]
+    pub dac: Option<CredentialBytes>,
+
+    /// Product Attestation Intermediate certificate (PEM or DER) that issued --dac.
+    #[arg(long, global = true, value_name = "PATH", value_parser = parse_pai,
+          requires_all = ["dac", "dac_key", "cd"])]
+    pub pai: Option<CredentialBytes>,
+
+    /// The DAC's private key (PEM: "EC PRIVATE KEY" or "PRIVATE KEY", or DER). Keep it readable
+    /// by this user only.
+    #[arg(long, global = true, value_name = "PATH", value_parser = parse_dac_key,
+          requires_all = ["dac", "pai", "cd"])]
+    pub dac_key: Option<CredentialBytes>,
+
+    /// Certification Declaration (DER, as the CSA issues it) for the product.
+    #[arg(long, global = true, value_name = "PATH", value_parser = parse_cd,
+          requires_all = ["dac", "pai", "dac_key"])]
+    pub cd: Option<CredentialBytes>,
+
+    /// Network interface the Network Commissioning cluster reports as this host's (Ethernet)
+    /// network, e.g. eth0. Default: the first interface that is up and not loopback.
+    #[arg(long, global = true, value_name = "NAME", value_parser = parse_interface)]
+    pub network_interface: Option<String>,
+}
+
+/// The bytes of a credential file, read when the flag is parsed. Debug output shows only the
+/// length: the DAC key is a secret; the buffer is zeroized on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialBytes(Zeroizing<Vec<u8>>);
+
+impl CredentialBytes {
+    /// The file's content.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CredentialBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CredentialBytes({} bytes)", self.0.len())
+    }
+}
+
+/// Attestation credentials given on the command line (all four, or none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationFiles {
+    /// --dac.
+    pub dac: CredentialBytes,
+    /// --pai.
+    pub pai: CredentialBytes,
+    /// --dac-key.
+    pub dac_key: CredentialBytes,
+    /// --cd.
+    pub cd: CredentialBytes,
 }
 
 /// A PBKDF2 salt of 16 to 32 bytes. Public (it is sent in PBKDFParamResponse).
@@ -416,6 +551,9 @@ pub struct Generated {
     pub discriminator: bool,
     /// The salt is random.
     pub salt: bool,
+    /// The random values are the device's kept ones (from the state folder), the same on every
+    /// run; false when nothing keeps them (e.g. `pairing-code`).
+    pub kept: bool,
 }
 
 /// A validated configuration: everything the runtime needs to commission this device.
@@ -435,6 +573,8 @@ pub struct Config {
     pub adapter: String,
     /// Bluetooth device name.
     pub device_name: String,
+    /// The device name is the default one, derived from the discriminator.
+    pub device_name_is_default: bool,
     /// How long the commissioning window stays open.
     pub commissioning_timeout: Duration,
     /// Transports to commission on.
@@ -443,8 +583,20 @@ pub struct Config {
     pub udp_port: u16,
     /// How to draw the QR code.
     pub qr_style: QrStyle,
+    /// `--state-dir`, if given (see [`Config::state_dir`] for the folder used).
+    pub state_dir: Option<PathBuf>,
     /// Which values were generated.
     pub generated: Generated,
+    /// Basic Information VendorName.
+    pub vendor_name: String,
+    /// Basic Information ProductName.
+    pub product_name: String,
+    /// Basic Information SerialNumber.
+    pub serial_number: Option<String>,
+    /// Attestation credentials from files; `None` = development credentials.
+    pub attestation: Option<AttestationFiles>,
+    /// The network interface Network Commissioning reports (None: the runtime picks one).
+    pub network_interface: Option<String>,
 }
 
 impl Config {
@@ -482,10 +634,10 @@ impl Config {
             generated.salt = true;
             Salt::random(rng)
         });
-        // The CHIP SDK's BLEManagerImpl names a device "MATTER-" + the discriminator as "%04u".
+        let device_name_is_default = args.device_name.is_none();
         let device_name = args
             .device_name
-            .unwrap_or_else(|| format!("MATTER-{:04}", discriminator.value()));
+            .unwrap_or_else(|| default_device_name(discriminator));
         Ok(Self {
             credentials,
             pbkdf: PbkdfParams {
@@ -497,11 +649,27 @@ impl Config {
             product_id: args.product_id,
             adapter: args.adapter,
             device_name,
+            device_name_is_default,
             commissioning_timeout: args.commissioning_timeout,
             transport: args.transport,
             udp_port: args.udp_port,
             qr_style: args.qr,
+            state_dir: args.state_dir,
             generated,
+            vendor_name: args.vendor_name,
+            product_name: args.product_name,
+            serial_number: args.serial_number,
+            attestation: match (args.dac, args.pai, args.dac_key, args.cd) {
+                (Some(dac), Some(pai), Some(dac_key), Some(cd)) => Some(AttestationFiles {
+                    dac,
+                    pai,
+                    dac_key,
+                    cd,
+                }),
+                (None, None, None, None) => None,
+                _ => return Err(ConfigError::AttestationIncomplete),
+            },
+            network_interface: args.network_interface,
         })
     }
 
@@ -532,6 +700,15 @@ impl Config {
         }
     }
 
+    /// The state folder: `--state-dir`, or the default derived from `env` (see
+    /// [`crate::store::location`]).
+    ///
+    /// # Errors
+    /// [`StoreError::NoStateDir`] without `--state-dir` when `env` gives no usable default.
+    pub fn state_dir(&self, env: &StateEnv) -> Result<StateDir, StoreError> {
+        crate::store::resolve_state_dir(self.state_dir.as_deref(), env)
+    }
+
     /// The onboarding payload behind the QR and manual codes.
     ///
     /// # Errors
@@ -546,6 +723,12 @@ impl Config {
             self.transport.discovery_capabilities(),
         ))
     }
+}
+
+/// The default Bluetooth device name for a discriminator: the CHIP SDK's BLEManagerImpl names a
+/// device "MATTER-" + the discriminator as "%04u".
+pub fn default_device_name(discriminator: Discriminator) -> String {
+    format!("MATTER-{:04}", discriminator.value())
 }
 
 /// Parses an unsigned integer in decimal or `0x` hex (underscores allowed as separators).
@@ -780,6 +963,159 @@ pub fn parse_device_name(text: &str) -> Result<String, ConfigError> {
     } else {
         Ok(text.to_owned())
     }
+}
+
+/// `--state-dir`: a non-empty path that is not an existing file. The folder is created (and
+/// checked further) when the store opens it.
+///
+/// # Errors
+/// [`ConfigError::StateDir`].
+pub fn parse_state_dir(text: &str) -> Result<PathBuf, ConfigError> {
+    let fail = |reason| {
+        Err(ConfigError::StateDir {
+            path: text.to_owned(),
+            reason,
+        })
+    };
+    if text.trim().is_empty() {
+        return fail("the path is empty");
+    }
+    if text.chars().any(char::is_control) {
+        return fail("the path holds control characters");
+    }
+    let path = Path::new(text);
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => fail("it exists and is not a folder"),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Largest credential file accepted: certificates and keys are well under 1 KiB; a CD under 1 KiB
+/// too (Matter 1.3 §6.3.1). The bound keeps a wrong path (a disk image) from being read whole.
+pub const MAX_CREDENTIAL_FILE: u64 = 16 * 1024;
+
+fn read_credential(flag: &'static str, path: &str) -> Result<CredentialBytes, ConfigError> {
+    let err = |reason: String| ConfigError::CredentialFile {
+        flag,
+        path: path.to_owned(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(err("not a regular file".into()));
+    }
+    if meta.len() > MAX_CREDENTIAL_FILE {
+        return Err(err(format!(
+            "{} bytes is too large for a certificate or key (at most {MAX_CREDENTIAL_FILE})",
+            meta.len()
+        )));
+    }
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| err(e.to_string()))?);
+    if bytes.is_empty() {
+        return Err(err("the file is empty".into()));
+    }
+    Ok(CredentialBytes(bytes))
+}
+
+/// `--dac`: reads the file (the content is checked when the credentials are loaded).
+///
+/// # Errors
+/// [`ConfigError::CredentialFile`].
+pub fn parse_dac(path: &str) -> Result<CredentialBytes, ConfigError> {
+    read_credential("--dac", path)
+}
+
+/// `--pai`.
+///
+/// # Errors
+/// [`ConfigError::CredentialFile`].
+pub fn parse_pai(path: &str) -> Result<CredentialBytes, ConfigError> {
+    read_credential("--pai", path)
+}
+
+/// `--dac-key`.
+///
+/// # Errors
+/// [`ConfigError::CredentialFile`].
+pub fn parse_dac_key(path: &str) -> Result<CredentialBytes, ConfigError> {
+    read_credential("--dac-key", path)
+}
+
+/// `--cd`.
+///
+/// # Errors
+/// [`ConfigError::CredentialFile`].
+pub fn parse_cd(path: &str) -> Result<CredentialBytes, ConfigError> {
+    read_credential("--cd", path)
+}
+
+fn info_string(flag: &'static str, text: &str, max: usize) -> Result<String, ConfigError> {
+    if text.is_empty() || text.len() > max || text.chars().any(char::is_control) {
+        return Err(ConfigError::InfoString {
+            flag,
+            value: text.to_owned(),
+            max,
+        });
+    }
+    Ok(text.to_owned())
+}
+
+/// `--vendor-name`: 1 to 32 bytes (Matter 1.3 §11.1.5.2).
+///
+/// # Errors
+/// [`ConfigError::InfoString`].
+pub fn parse_vendor_name(text: &str) -> Result<String, ConfigError> {
+    info_string("--vendor-name", text, 32)
+}
+
+/// `--product-name`: 1 to 32 bytes (Matter 1.3 §11.1.5.4).
+///
+/// # Errors
+/// [`ConfigError::InfoString`].
+pub fn parse_product_name(text: &str) -> Result<String, ConfigError> {
+    info_string("--product-name", text, 32)
+}
+
+/// `--serial-number`: 1 to 32 bytes (Matter 1.3 §11.1.5.16).
+///
+/// # Errors
+/// [`ConfigError::InfoString`].
+pub fn parse_serial(text: &str) -> Result<String, ConfigError> {
+    info_string("--serial-number", text, 32)
+}
+
+/// `--network-interface`: a Linux interface name (IFNAMSIZ is 16 with the terminator).
+///
+/// # Errors
+/// [`ConfigError::Interface`].
+pub fn parse_interface(text: &str) -> Result<String, ConfigError> {
+    if text.is_empty()
+        || text.len() > 15
+        || text
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+    {
+        return Err(ConfigError::Interface(text.to_owned()));
+    }
+    Ok(text.to_owned())
+}
+
+/// The long flags a `--config` file may set (every device flag but `config` itself), for
+/// [`crate::config_file::expand`].
+pub fn file_flags() -> Vec<crate::config_file::FlagSpec> {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_arguments()
+        .filter_map(|a| {
+            let name = a.get_long()?;
+            (name != "config" && name != "help" && name != "version").then(|| {
+                crate::config_file::FlagSpec {
+                    name: name.to_owned(),
+                    takes_value: a.get_action().takes_values(),
+                }
+            })
+        })
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1204,6 +1540,68 @@ mod tests {
     }
 
     #[test]
+    fn state_dir_flag_and_factory_reset() {
+        use crate::store::StateDirSource;
+        let cli = parse(&["factory-reset", "--yes", "--state-dir", "/srv/m"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cli.command,
+            Some(Command::FactoryReset(FactoryResetArgs { yes: true }))
+        );
+        let cli = parse(&["--state-dir", "/srv/m", "factory-reset", "-y"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cli.command,
+            Some(Command::FactoryReset(FactoryResetArgs { yes: true }))
+        );
+        assert_eq!(
+            parse(&["factory-reset"]).map(|c| c.command).ok(),
+            Some(Some(Command::FactoryReset(FactoryResetArgs { yes: false })))
+        );
+        let env = StateEnv {
+            home: Some("/home/u".into()),
+            ..StateEnv::default()
+        };
+        let c = config(&["--state-dir", "/srv/m"]);
+        assert_eq!(
+            c.state_dir(&env).ok(),
+            Some(StateDir {
+                path: "/srv/m".into(),
+                source: StateDirSource::Flag
+            })
+        );
+        assert_eq!(
+            config(&[]).state_dir(&env).ok().map(|d| d.path),
+            Some("/home/u/.local/state/matter-ble".into())
+        );
+        assert!(matches!(
+            config(&[]).state_dir(&StateEnv::default()),
+            Err(StoreError::NoStateDir)
+        ));
+        // A file is not a folder; empty paths and control characters are refused.
+        let file =
+            std::env::temp_dir().join(format!("matter-ble-statefile-{}", std::process::id()));
+        std::fs::write(&file, b"").unwrap_or_else(|e| panic!("{e}"));
+        let file_s = file.to_string_lossy().into_owned();
+        for (bad, reason) in [
+            ("", "empty"),
+            (" ", "empty"),
+            ("a\nb", "control characters"),
+            (file_s.as_str(), "is not a folder"),
+        ] {
+            match parse_state_dir(bad) {
+                Err(ConfigError::StateDir { reason: r, .. }) => {
+                    assert!(r.contains(reason), "{bad:?}: {r}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let _ = std::fs::remove_file(&file);
+        // A folder that does not exist yet is fine (the store creates it).
+        assert!(parse_state_dir("/nonexistent/matter-ble/state").is_ok());
+    }
+
+    #[test]
     fn help_documents_every_flag() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
@@ -1222,7 +1620,18 @@ mod tests {
             "--transport",
             "--udp-port",
             "--qr",
+            "--state-dir",
+            "--config",
+            "--vendor-name",
+            "--product-name",
+            "--serial-number",
+            "--dac",
+            "--pai",
+            "--dac-key",
+            "--cd",
+            "--network-interface",
             "pairing-code",
+            "factory-reset",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }
@@ -1247,6 +1656,7 @@ mod tests {
             let _ = parse_duration(&text);
             let _ = parse_adapter(&text);
             let _ = parse_device_name(&text);
+            let _ = parse_state_dir(&text);
         }
 
         #[test]

@@ -41,8 +41,12 @@ pub mod node;
 
 // Configuration (flags, validation) shared by the binary and tests.
 pub mod config;
+pub mod config_file;
 
 // IO shell: the only modules that may use tokio or bluer.
 pub mod ble;
 pub mod runtime;
+pub mod state;
 pub mod udp;
+// The persistent state folder (file IO).
+pub mod store;

@@ -1,20 +1,32 @@
 //! `matter-ble`, the binary: parses and validates the command line ([`matter_ble::config`]),
-//! prints the pairing codes with the QR code drawn on the terminal, then starts the runtime.
+//! opens the state folder ([`matter_ble::store`]), prints the pairing codes with the QR code
+//! drawn on the terminal, then starts the runtime. `factory-reset` clears the state folder.
 //!
 //! Exit status: 0 on success, 2 for a bad command line (clap's convention, kept for our own
 //! validation errors), 1 when the device cannot run.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use matter_ble::config::{Cli, Command, Config, ConfigError, QrStyle};
+use matter_ble::config::{self, Cli, Command, Config, ConfigError, FactoryResetArgs, QrStyle};
+use matter_ble::config_file;
 use matter_ble::rng::OsRng;
 use matter_ble::setup_payload::{DiscoveryCapabilities, SetupPayload};
+use matter_ble::store::{StateEnv, Store};
 use qrcode::{Color, QrCode};
+use tracing::info;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match config_file::expand(std::env::args_os().collect(), &config::file_flags()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     // Without RUST_LOG the user still sees start-up warnings (BLE unavailable, the UDP port in
     // use) and each commissioning step at info; RUST_LOG=debug adds the protocol steps.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -35,12 +47,19 @@ fn main() -> ExitCode {
             Ok(payload) => print_or_fail(&config, &payload),
             Err(e) => usage_error(&e),
         },
+        Some(Command::FactoryReset(args)) => factory_reset(&config, args),
         None => run_device(config),
     }
 }
 
-/// The main job: print the codes, then run the device.
+/// The main job: open the state folder, print the codes, then run the device.
 fn run_device(config: Config) -> ExitCode {
+    // First, so that a second instance on the same folder stops before it prints codes that
+    // would not work. The store stays open (and locked) until the device stops.
+    let store = match open_store(&config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     match config.setup_payload() {
         Ok(payload) => {
             if print_or_fail(&config, &payload) != ExitCode::SUCCESS {
@@ -80,13 +99,144 @@ fn run_device(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(matter_ble::runtime::run(config)) {
+    let status = match rt.block_on(matter_ble::runtime::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    drop(store);
+    status
+}
+
+/// Opens and locks the state folder, logging where it is; on failure says why (exit status 1).
+fn open_store(config: &Config) -> Result<Store, ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    };
+    let dir = config
+        .state_dir(&StateEnv::from_process())
+        .map_err(|e| fail(&e))?;
+    let store = Store::open(&dir.path).map_err(|e| fail(&e))?;
+    info!(
+        "state folder {} (chosen by {})",
+        store.dir().display(),
+        dir.source
+    );
+    Ok(store)
+}
+
+/// `matter-ble factory-reset`: removes every record from the state folder, after confirmation.
+/// Exit status 0 when done (or nothing to do), 1 when refused or declined, 2 when confirmation
+/// is needed but standard input is not a terminal.
+fn factory_reset(config: &Config, args: FactoryResetArgs) -> ExitCode {
+    let dir = match config.state_dir(&StateEnv::from_process()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Do not create a folder just to empty it.
+    if !dir.path.try_exists().unwrap_or(true) {
+        println!(
+            "No state folder at {}: nothing to remove.",
+            dir.path.display()
+        );
+        return ExitCode::SUCCESS;
     }
+    // Opening takes the lock: a running device keeps its folder, and the folder checks refuse
+    // one that holds other files.
+    let mut store = match Store::open(&dir.path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let names = match store.names() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !names.is_empty() && !args.yes {
+        match confirm(store.dir(), &names) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("Aborted: nothing was removed.");
+                return ExitCode::FAILURE;
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match store.factory_reset() {
+        Ok(report) => {
+            if report.removed.is_empty() {
+                println!(
+                    "The state folder {} holds no records: nothing to remove.",
+                    store.dir().display()
+                );
+            } else {
+                println!(
+                    "Removed {} record(s) from {}: {}",
+                    report.removed.len(),
+                    store.dir().display(),
+                    report.removed.join(", ")
+                );
+            }
+            if !report.left.is_empty() {
+                println!(
+                    "Left in place (not matter-ble records): {}",
+                    report.left.join(", ")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Asks on the terminal; `Err` when standard input is not one.
+fn confirm(dir: &Path, names: &[String]) -> Result<bool, String> {
+    let mut listed = names.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 8 {
+        listed.push_str(", ...");
+    }
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Err(format!(
+            "factory-reset would remove {} record(s) from {} ({listed}) and asks for \
+             confirmation on a terminal; standard input is not one: pass --yes",
+            names.len(),
+            dir.display()
+        ));
+    }
+    eprint!(
+        "This deletes all matter-ble state in {} ({} record(s): {listed}). The device forgets \
+         every fabric and must be commissioned again.\nType \"yes\" to continue: ",
+        dir.display(),
+        names.len()
+    );
+    let _ = io::stderr().flush();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "yes" | "y"
+    ))
 }
 
 fn transports(config: &Config) -> String {

@@ -368,6 +368,12 @@ impl<R: Rng> Node<R> {
         &self.state
     }
 
+    /// The node state, mutably: for the shell's administrative changes (and tests). Effects
+    /// and changed paths queued here are acted on at the next input.
+    pub fn state_mut(&mut self) -> &mut NodeState {
+        &mut self.state
+    }
+
     // ---- D: outputs ----
 
     /// Appends the next datagram/SDU to `buf` and says where it goes.
@@ -765,6 +771,12 @@ impl<R: Rng> Node<R> {
                 self.set_window_status(WindowStatus::WindowNotOpen);
             }
             Effect::CommissioningComplete { fabric } => {
+                // The commissioner is on CASE now; the PASE session and its implicit
+                // Administer privilege end, as the CHIP SDK expires PASE sessions on
+                // commissioning complete.
+                if let Some(s) = self.pase_session.filter(|s| Some(*s) != session) {
+                    self.exchanges.close_session(now, s, Some(true));
+                }
                 self.events
                     .push_back(NodeEvent::CommissioningComplete { fabric });
             }
@@ -901,3 +913,6 @@ impl<R: Rng> Node<R> {
 fn copy_verifier(v: &PaseVerifier) -> Option<PaseVerifier> {
     PaseVerifier::from_serialized(&v.spake2p().to_bytes()[..], v.salt(), v.iterations()).ok()
 }
+
+#[cfg(test)]
+mod tests;

@@ -152,7 +152,9 @@ fn node_config(config: &Config) -> NodeConfig {
         device_info: DeviceInfo {
             vendor_id: config.vendor_id,
             product_id: config.product_id,
-            product_name: config.device_name.clone(),
+            vendor_name: config.vendor_name.clone(),
+            product_name: config.product_name.clone(),
+            serial_number: config.serial_number.clone(),
             // A per-run identifier: persistent storage arrives with the commissioning clusters.
             unique_id: unique.iter().map(|b| format!("{b:02X}")).collect(),
             ..DeviceInfo::default()

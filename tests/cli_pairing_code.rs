@@ -170,7 +170,12 @@ fn main_job_prints_codes_serves_udp_and_stops_cleanly_on_sigterm() {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
 
+    // Its own state folder, so the test neither touches nor depends on the user's.
+    let state = std::env::temp_dir().join(format!("matter-ble-main-job-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
     let mut child = Command::new(env!("CARGO_BIN_EXE_matter-ble"))
+        .arg("--state-dir")
+        .arg(&state)
         .args([
             "--passcode",
             "20202021",
@@ -230,6 +235,7 @@ fn main_job_prints_codes_serves_udp_and_stops_cleanly_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 #[test]

@@ -197,3 +197,86 @@ fn the_main_job_refuses_bad_values_too() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn basic_information_strings_and_interfaces() {
+    rejects(&["--vendor-name", ""], "--vendor-name");
+    rejects(&["--product-name", &"x".repeat(33)], "1 to 32 bytes");
+    rejects(&["--serial-number", "a\u{7}b"], "--serial-number");
+    rejects(&["--network-interface", "eth0/1"], "network interface name");
+    rejects(
+        &["--network-interface", "averyveryverylongname"],
+        "network interface name",
+    );
+}
+
+#[test]
+fn attestation_files_go_together_and_must_be_readable() {
+    let dir = std::env::temp_dir().join(format!("matter-ble-cli-att-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let f = dir.join("dac.der");
+    std::fs::write(&f, [0x30u8, 0x00]).unwrap_or_else(|e| panic!("{e}"));
+    let f = f.to_string_lossy().into_owned();
+    rejects(&["--dac", &f], "required arguments were not provided");
+    let absent = dir.join("absent").to_string_lossy().into_owned();
+    rejects(
+        &["--dac", &absent, "--pai", &f, "--dac-key", &f, "--cd", &f],
+        "--dac ",
+    );
+    let empty = dir.join("empty");
+    std::fs::write(&empty, b"").unwrap_or_else(|e| panic!("{e}"));
+    let empty = empty.to_string_lossy().into_owned();
+    rejects(
+        &["--dac", &f, "--pai", &empty, "--dac-key", &f, "--cd", &f],
+        "empty",
+    );
+    let big = dir.join("big");
+    std::fs::write(&big, vec![0u8; 17 * 1024]).unwrap_or_else(|e| panic!("{e}"));
+    let big = big.to_string_lossy().into_owned();
+    rejects(
+        &["--dac", &f, "--pai", &f, "--dac-key", &big, "--cd", &f],
+        "too large",
+    );
+    let d = dir.to_string_lossy().into_owned();
+    rejects(
+        &["--dac", &f, "--pai", &f, "--dac-key", &f, "--cd", &d],
+        "not a regular file",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_file_sets_flags_and_the_command_line_wins() {
+    let dir = std::env::temp_dir().join(format!("matter-ble-cli-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("matter-ble.toml");
+    std::fs::write(
+        &file,
+        "passcode = 20202021\ndiscriminator = \"0xF00\"\nproduct-id = \"0x8002\"\nqr = \"none\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let file = file.to_string_lossy().into_owned();
+    let out = run(&["pairing-code", "--config", &file]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0xFFF1 / 0x8002"), "{stdout}");
+    assert!(stdout.contains("Passcode:            20202021"), "{stdout}");
+    let out = run(&["pairing-code", "--config", &file, "--product-id", "0x8003"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0xFFF1 / 0x8003"), "{stdout}");
+    // A bad value in the file gets the flag's own message.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "discriminator = 5000\n").unwrap_or_else(|e| panic!("{e}"));
+    let bad = bad.to_string_lossy().into_owned();
+    rejects(&["--config", &bad], "discriminator");
+    let typo = dir.join("typo.toml");
+    std::fs::write(&typo, "prodcut-id = 1\n").unwrap_or_else(|e| panic!("{e}"));
+    let typo = typo.to_string_lossy().into_owned();
+    rejects(&["--config", &typo], "unknown key \"prodcut-id\"");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,13 +6,13 @@
 use std::collections::VecDeque;
 
 use matter_ble::btp::{BtpConfig, BtpEngine, BtpEvent};
-use matter_ble::commissioner::{AttributeReport, Commissioner, CommissionerEvent};
+use matter_ble::commissioner::{AttributeReport, Commissioner, CommissionerEvent, InvokeOutcome};
 use matter_ble::im::{clusters::DeviceInfo, AttributePath};
 use matter_ble::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use matter_ble::pase::{PaseVerifier, WindowCloseReason};
 use matter_ble::rng::{Rng, TestRng};
 use matter_ble::time::{Duration, Instant};
-use matter_ble::tlv::TlvValue;
+use matter_ble::tlv::{Tag, TlvValue};
 
 const PASSCODE: u32 = 20202021;
 // CHIP SDK test salt (examples use "SPAKE2P Key Salt") and the minimum iteration count.
@@ -373,6 +373,39 @@ impl Sim {
     }
 }
 
+impl Sim {
+    fn invoke(
+        &mut self,
+        endpoint: u16,
+        cluster: u32,
+        command: u32,
+        fields: &TlvValue,
+        timed_ms: Option<u16>,
+    ) -> Result<InvokeOutcome, String> {
+        let now = self.now;
+        self.commissioner()
+            .invoke(
+                now,
+                endpoint,
+                cluster,
+                command,
+                &fields.to_bytes(Tag::Anonymous),
+                timed_ms,
+            )
+            .expect("invoke");
+        match self.run_until(Duration::from_secs(60), |e| {
+            matches!(
+                e,
+                CommissionerEvent::InvokeDone(_) | CommissionerEvent::InvokeFailed(_)
+            )
+        }) {
+            Some(CommissionerEvent::InvokeDone(o)) => Ok(o),
+            Some(CommissionerEvent::InvokeFailed(e)) => Err(e),
+            other => panic!("invoke did not finish: {other:?}"),
+        }
+    }
+}
+
 fn vendor_and_product() -> [AttributePath; 2] {
     [
         AttributePath::concrete(0, 0x0028, 0x0001),
@@ -464,6 +497,36 @@ fn unsupported_paths_get_statuses() {
         .collect();
     // UnsupportedEndpoint, UnsupportedCluster, UnsupportedAttribute (Matter 1.3 §8.10).
     assert_eq!(statuses, [0x7F, 0xC3, 0x86]);
+}
+
+#[test]
+fn invokes_plain_and_timed_get_their_statuses() {
+    for mut sim in [Sim::udp(6, 0), Sim::btp(6)] {
+        sim.establish(11);
+        let empty = TlvValue::Struct(Vec::new());
+        // No such cluster on endpoint 0 / no such endpoint (Matter 1.3 §8.8.3.2 order).
+        let o = sim.invoke(0, 0x0006, 0x01, &empty, None).expect("response");
+        assert_eq!(
+            o,
+            InvokeOutcome::Status {
+                status: matter_ble::im::Status::UNSUPPORTED_CLUSTER,
+                cluster_status: None
+            }
+        );
+        let o = sim
+            .invoke(7, 0x0028, 0x00, &empty, Some(500))
+            .expect("timed response");
+        assert_eq!(
+            o,
+            InvokeOutcome::Status {
+                status: matter_ble::im::Status::UNSUPPORTED_ENDPOINT,
+                cluster_status: None
+            }
+        );
+        // The session still serves reads afterwards.
+        let (reports, _) = sim.read(&vendor_and_product());
+        assert_vendor_and_product(&reports);
+    }
 }
 
 #[test]

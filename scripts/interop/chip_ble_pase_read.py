@@ -26,12 +26,11 @@ does.
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
 
-from chip_common import T0, finish, json_out, ms_since, read_basic_info, start_controller
+from chip_common import T0, merge_into_result, ms_since, read_basic_info, run_main, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_READ = 0, 3, 4
 
@@ -111,12 +110,7 @@ def timeline(log_path):
 
 def merge_timeline(log_path, result_path):
     """Prints the last JSON result of result_path with the log's timeline added."""
-    with open(result_path) as f:
-        lines = [l for l in f.read().splitlines() if l.strip().startswith("{")]
-    result = json.loads(lines[-1]) if lines else {}
-    result.update(timeline(log_path))
-    print(json.dumps(result))
-    return 0
+    return merge_into_result(result_path, timeline(log_path))
 
 
 def main():
@@ -133,17 +127,8 @@ def main():
     if not 0 <= args.discriminator <= 0xFFF:
         ap.error("--discriminator must be 0..4095")
 
-    out = json_out()
-    try:
-        result, rc = asyncio.run(run(args))
-    except Exception as e:
-        result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
-    result["ok"] = rc == EXIT_OK
-    result["exit_code"] = rc
-    out.write(json.dumps(result) + "\n")
-    out.flush()
-    return rc
+    run_main(run, args)
 
 
 if __name__ == "__main__":
-    finish(main)
+    sys.exit(main())

@@ -1,12 +1,13 @@
-"""Controller set-up shared by the CHIP SDK Python controller scripts of scripts/interop-test
-(chip_pase_read.py, chip_ble_pase_read.py, chip_pase_subscribe.py).
+"""Shared set-up for the CHIP SDK Python controller scripts of scripts/interop-test.
 
-Uses PyPI home-assistant-chip-core (the CHIP SDK's own controller). Import this module first
-thing in a script's run(): the `chip` packages are imported lazily, after json_out() has taken
-fd 1 away from the native library's printf log.
+Every chip_*.py script here runs one controller stack in its own process, prints one JSON object
+on stdout and lets the controller's (very chatty) C++ log go to stderr. This module holds what
+they all need: the stdout/stderr split, the controller bring-up, the PASE retry rule and the
+JSON-result main wrapper.
 """
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -29,11 +30,14 @@ def json_out():
     return real
 
 
-def start_controller(storage_dir, adapter=None):
-    """A controller (fabric 1, node 112233) and the objects that must outlive it.
+def start_controller(storage_dir, adapter=None, paa_trust_store=None, node_id=112233):
+    """One controller on a fresh fabric (vendor 0xFFF1, fabric 1).
 
-    `adapter` is the BlueZ adapter index N of hciN for BLE, chosen once per process at native
-    init; None for IP only.
+    adapter: BlueZ adapter index N of hciN for BLE (chosen once per process at native init).
+    paa_trust_store: folder of PAA certificates (DER) the controller's attestation verifier
+    trusts; None keeps the library's default.
+    Returns (controller, keepalive): hold keepalive for the whole run, because the CA manager,
+    CA and fabric admin shut their controllers down in __del__.
     """
     import chip.CertificateAuthority
     import chip.native
@@ -51,9 +55,10 @@ def start_controller(storage_dir, adapter=None):
     ca_mgr = chip.CertificateAuthority.CertificateAuthorityManager(stack, stack.GetStorageManager())
     ca = ca_mgr.NewCertificateAuthority()
     admin = ca.NewFabricAdmin(vendorId=0xFFF1, fabricId=1)
-    ctrl = admin.NewController(nodeId=112233)
-    # The CA manager, CA and fabric admin shut their controllers down in __del__: keep them alive
-    # for the whole run (they are returned and held by the caller).
+    kwargs = {"nodeId": node_id}
+    if paa_trust_store:
+        kwargs["paaTrustStorePath"] = paa_trust_store
+    ctrl = admin.NewController(**kwargs)
     return ctrl, (stack, ca_mgr, ca, admin)
 
 
@@ -76,7 +81,7 @@ LOCAL_REFUSAL = "CHIPDeviceController.cpp"
 
 
 async def pase_ip(ctrl, ip, passcode, nodeid, port, timeout_s):
-    """One PASE attempt over IP that reached the wire; returns (ok, elapsed_ms, error string)."""
+    """One PASE attempt over UDP that reached the wire; returns (ok, elapsed_ms, error string)."""
     for _ in range(10):
         ok, ms, err = await pase_ip_once(ctrl, ip, passcode, nodeid, port, timeout_s)
         if ok:
@@ -88,7 +93,7 @@ async def pase_ip(ctrl, ip, passcode, nodeid, port, timeout_s):
 
 
 async def read_basic_info(ctrl, nodeid):
-    """Reads Basic Information (0x0028) VendorName (0x0001) and ProductID (0x0004) on endpoint 0."""
+    """VendorName and ProductID of Basic Information on endpoint 0, with the read's wall time."""
     import chip.clusters as Clusters
 
     bi = Clusters.BasicInformation
@@ -103,12 +108,30 @@ async def read_basic_info(ctrl, nodeid):
     return {"vendor_name": vendor_name, "product_id": product_id, "read_ms": ms_since(t)}
 
 
-def finish(main):
-    """Runs `main` (returns an exit code) and leaves without the native stack's exit crash.
+def merge_into_result(result_path, extra):
+    """Prints the last JSON result of result_path with the dict `extra` added (the harness
+    appends the printed line to the file, so the checks read the merged result)."""
+    with open(result_path) as f:
+        lines = [l for l in f.read().splitlines() if l.strip().startswith("{")]
+    result = json.loads(lines[-1]) if lines else {}
+    result.update(extra)
+    print(json.dumps(result))
+    return 0
 
-    The native stack aborts in a static destructor at exit (VerifyOrDie in InetLayer.h with
-    home-assistant-chip-core 2025.7.0), which would replace our exit code with 134.
-    """
-    rc = main()
+
+def run_main(coro_fn, args, ok_code=0):
+    """Runs `coro_fn(args)` -> (result dict, exit code), prints the result as one JSON line on
+    the real stdout and leaves the process with that code."""
+    out = json_out()
+    try:
+        result, rc = asyncio.run(coro_fn(args))
+    except Exception as e:
+        result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
+    result["ok"] = rc == ok_code
+    result["exit_code"] = rc
+    out.write(json.dumps(result) + "\n")
+    out.flush()
     sys.stderr.flush()
+    # The native stack aborts in a static destructor at exit (VerifyOrDie in InetLayer.h with
+    # home-assistant-chip-core 2025.7.0), which would replace our exit code with 134.
     os._exit(rc)

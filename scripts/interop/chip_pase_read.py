@@ -24,17 +24,16 @@ The native stack needs a writable /data and /tmp; one controller stack per proce
 """
 
 import argparse
-import asyncio
-import json
+import sys
 import tempfile
 import time
 
-from chip_common import T0, finish, json_out, ms_since, pase_ip, read_basic_info, start_controller
+from chip_common import T0, ms_since, pase_ip as pase, read_basic_info, run_main, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_READ, EXIT_NO_LOCKOUT, EXIT_WRONG_ACCEPTED = 0, 3, 4, 5, 6
 
 
-async def run(args, out):
+async def run(args):
     storage = tempfile.mkdtemp(prefix="mbt-chip-")
     t_init = time.monotonic()
     ctrl, _keepalive = start_controller(storage)
@@ -42,7 +41,7 @@ async def run(args, out):
               "stack_init_ms": ms_since(t_init)}
 
     if args.mode == "read":
-        ok, pase_ms, err = await pase_ip(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
+        ok, pase_ms, err = await pase(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
         result.update(pase_ok=ok, pase_ms=pase_ms, since_process_start_ms=ms_since(T0))
         if not ok:
             result["error"] = err
@@ -58,13 +57,13 @@ async def run(args, out):
     wrong = args.wrong_passcode if args.wrong_passcode is not None else args.passcode + 1
     attempts = []
     for i in range(args.attempts):
-        ok, pase_ms, err = await pase_ip(ctrl, args.ip, wrong, args.node_id + 1 + i, args.port, args.timeout)
+        ok, pase_ms, err = await pase(ctrl, args.ip, wrong, args.node_id + 1 + i, args.port, args.timeout)
         attempts.append({"ok": ok, "ms": pase_ms, "error": err})
     result["wrong_attempts"] = len(attempts)
     result["wrong_accepted"] = sum(1 for a in attempts if a["ok"])
     result["wrong_attempt_ms"] = [a["ms"] for a in attempts]
     result["first_wrong_error"] = attempts[0]["error"] if attempts else None
-    ok, pase_ms, err = await pase_ip(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
+    ok, pase_ms, err = await pase(ctrl, args.ip, args.passcode, args.node_id, args.port, args.timeout)
     result.update(right_after_lockout_ok=ok, right_after_lockout_ms=pase_ms, right_after_lockout_error=err)
     if result["wrong_accepted"]:
         return result, EXIT_WRONG_ACCEPTED
@@ -85,17 +84,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per PASE attempt")
     args = ap.parse_args()
 
-    out = json_out()
-    try:
-        result, rc = asyncio.run(run(args, out))
-    except Exception as e:
-        result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
-    result["ok"] = rc == EXIT_OK
-    result["exit_code"] = rc
-    out.write(json.dumps(result) + "\n")
-    out.flush()
-    return rc
+    run_main(run, args)
 
 
 if __name__ == "__main__":
-    finish(main)
+    sys.exit(main())

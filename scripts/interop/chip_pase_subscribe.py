@@ -21,11 +21,10 @@ One JSON object goes to stdout; the controller's own log goes to stderr.
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 
-from chip_common import T0, finish, json_out, ms_since, pase_ip, start_controller
+from chip_common import T0, ms_since, pase_ip, run_main, start_controller
 
 EXIT_OK, EXIT_PASE, EXIT_SUBSCRIBE, EXIT_WRITE, EXIT_NO_CHANGE, EXIT_DROPPED = 0, 3, 4, 5, 6, 7
 
@@ -142,17 +141,8 @@ def main():
     if not 0 <= args.min_interval <= args.max_interval <= 0xFFFF:
         ap.error("need 0 <= --min-interval <= --max-interval <= 65535")
 
-    out = json_out()
-    try:
-        result, rc = asyncio.run(run(args))
-    except Exception as e:
-        result, rc = {"error": f"internal: {type(e).__name__}: {e}"}, 1
-    result["ok"] = rc == EXIT_OK
-    result["exit_code"] = rc
-    out.write(json.dumps(result, default=str) + "\n")
-    out.flush()
-    return rc
+    run_main(run, args)
 
 
 if __name__ == "__main__":
-    finish(main)
+    main()

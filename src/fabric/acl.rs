@@ -644,6 +644,56 @@ impl AccessControlList {
 mod tests {
     use super::*;
     use crate::tlv::TlvReader;
+    use proptest::prelude::*;
+
+    fn arb_entry() -> impl Strategy<Value = AclEntry> {
+        let target = (
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u16>()),
+            proptest::option::of(any::<u32>()),
+        )
+            .prop_map(|(cluster, endpoint, device_type)| Target {
+                cluster,
+                endpoint,
+                device_type,
+            });
+        (
+            1u8..=254,
+            1u8..=5,
+            1u8..=3,
+            proptest::collection::vec(any::<u64>(), 0..6),
+            proptest::collection::vec(target, 0..5),
+        )
+            .prop_map(|(f, p, a, subjects, targets)| AclEntry {
+                fabric_index: FabricIndex(f),
+                privilege: Privilege::from_u8(p).unwrap_or(Privilege::View),
+                auth_mode: AuthMode::from_u8(a).unwrap_or(AuthMode::Case),
+                subjects,
+                targets,
+            })
+    }
+
+    proptest! {
+        /// Any entry, valid or not, survives encode -> decode unchanged (the persisted form),
+        /// and validating it never panics.
+        #[test]
+        fn prop_entry_round_trip(e in arb_entry()) {
+            let mut buf = Vec::new();
+            e.encode(&mut TlvWriter::new(&mut buf), Tag::Anonymous, true).expect("encode");
+            let c = TlvReader::new(&buf).read_struct().expect("struct");
+            prop_assert_eq!(AclEntry::decode(&c, None).expect("decode"), e.clone());
+            let _ = e.validate(&AclLimits::default());
+        }
+
+        /// Arbitrary bytes never panic the entry decoder.
+        #[test]
+        fn prop_decode_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(c) = TlvReader::new(&bytes).read_struct() {
+                let _ = AclEntry::decode(&c, None);
+                let _ = AclExtension::decode(&c, Some(FabricIndex(1)));
+            }
+        }
+    }
 
     const F1: FabricIndex = FabricIndex(1);
     const F2: FabricIndex = FabricIndex(2);

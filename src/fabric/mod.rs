@@ -566,4 +566,6 @@ impl NodeState {
 }
 
 #[cfg(test)]
+pub(crate) use table::tests as table_tests;
+#[cfg(test)]
 mod tests;

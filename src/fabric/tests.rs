@@ -282,3 +282,27 @@ fn corrupt_records_are_typed_errors() {
     assert_eq!(RecordKind::from_name("acl"), Some(RecordKind::Acl));
     assert_eq!(RecordKind::from_name("nope"), None);
 }
+
+proptest::proptest! {
+    /// Arbitrary bytes as any record are an error or a state, never a panic.
+    #[test]
+    fn prop_loading_garbage_never_panics(
+        kind in 0usize..4,
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+    ) {
+        let kind = RecordKind::ALL[kind];
+        let _ = NodeState::default().load([(kind, &bytes[..])]);
+    }
+
+    /// A record that decodes (here: a valid one with a byte flipped) either loads or gives a
+    /// typed error.
+    #[test]
+    fn prop_flipped_fabric_record(at in 0usize..400, bit in 0u8..8) {
+        let mut s = NodeState::default();
+        s.fabrics.add(test_fabric(1, "x")).expect("add");
+        let mut bytes = s.encode_record(RecordKind::Fabrics).bytes.to_vec();
+        let i = at % bytes.len();
+        bytes[i] ^= 1 << bit;
+        let _ = NodeState::default().load([(RecordKind::Fabrics, &bytes[..])]);
+    }
+}

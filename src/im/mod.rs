@@ -43,7 +43,9 @@
 //! replace-all plus ListIndex-null appends, chunked WriteRequests), Invoke (up to
 //! MaxPathsPerInvoke paths with CommandRefs, chunked InvokeResponses, SuppressResponse), Timed
 //! requests, Subscribe (priming, change reports after MinIntervalFloor, keep-alives at
-//! MaxInterval, limits), StatusResponse everywhere a chunk or report awaits one.
+//! MaxInterval, limits), StatusResponse everywhere a chunk or report awaits one, and access
+//! control on all of them (the [`crate::fabric::Subject`] of [`SessionContext`] against the
+//! node's ACL).
 
 pub mod clusters;
 mod exchange;
@@ -54,7 +56,13 @@ mod report;
 pub mod subscription;
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
 mod subscription_tests;
+#[cfg(test)]
+pub(crate) mod test_requests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -183,7 +183,7 @@ pub(super) fn model() -> TestModel {
 pub(super) const SUCCESS_STATUS: [u8; 8] = hex!("15 24 00 00 24 ff 0b 18");
 
 /// Runs a read to completion, answering each chunk with StatusResponse(SUCCESS).
-fn drive_read(model: &mut TestModel, request: &[u8], max_payload: usize) -> Vec<Chunk> {
+pub(super) fn drive_read(model: &mut TestModel, request: &[u8], max_payload: usize) -> Vec<Chunk> {
     let mut ex = ImExchange::new(max_payload);
     ex.handle(Instant::ZERO, model, Opcode::READ_REQUEST, request);
     let mut chunks = Vec::new();
@@ -219,7 +219,10 @@ fn drive_read(model: &mut TestModel, request: &[u8], max_payload: usize) -> Vec<
     panic!("read did not finish");
 }
 
-fn read(model: &mut TestModel, paths: &[AttributePath]) -> Vec<(ConcreteAttributePath, Outcome)> {
+pub(super) fn read(
+    model: &mut TestModel,
+    paths: &[AttributePath],
+) -> Vec<(ConcreteAttributePath, Outcome)> {
     let req = ReadRequest {
         attribute_requests: paths.to_vec(),
         ..ReadRequest::default()
