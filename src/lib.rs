@@ -23,6 +23,7 @@ pub mod rng;
 pub mod time;
 
 // Codecs.
+pub mod cert;
 pub mod message;
 pub mod setup_payload;
 pub mod tlv;
@@ -37,6 +38,9 @@ pub mod session;
 
 // Composition of the engines (sans-IO).
 pub mod commissioner;
+
+// Device attestation: DAC, PAI, CD, attestation and NOCSR elements (sans-IO).
+pub mod attestation;
 pub mod node;
 
 // Configuration (flags, validation) shared by the binary and tests.

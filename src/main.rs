@@ -14,15 +14,24 @@ use matter_ble::config::{self, Cli, Command, Config, ConfigError, FactoryResetAr
 use matter_ble::config_file;
 use matter_ble::rng::OsRng;
 use matter_ble::setup_payload::{DiscoveryCapabilities, SetupPayload};
+use matter_ble::state;
 use matter_ble::store::{StateEnv, Store};
 use qrcode::{Color, QrCode};
 use tracing::info;
+
+/// `eprintln!` that never panics: a closed stderr (the reader of a pipe gone) must not turn a
+/// clean exit into a panic; the message is simply lost.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($t)*);
+    }};
+}
 
 fn main() -> ExitCode {
     let args = match config_file::expand(std::env::args_os().collect(), &config::file_flags()) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -35,6 +44,8 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        // Its default reports a failed write with eprintln!, which panics when stderr is closed.
+        .log_internal_errors(false)
         .init();
 
     let config = match Config::from_args(cli.args, &mut OsRng) {
@@ -53,12 +64,21 @@ fn main() -> ExitCode {
 }
 
 /// The main job: open the state folder, print the codes, then run the device.
-fn run_device(config: Config) -> ExitCode {
+fn run_device(mut config: Config) -> ExitCode {
     // First, so that a second instance on the same folder stops before it prints codes that
     // would not work. The store stays open (and locked) until the device stops.
-    let store = match open_store(&config) {
+    let mut store = match open_store(&config) {
         Ok(s) => s,
         Err(code) => return code,
+    };
+    // The device's identity: generated setup values are kept, so the codes printed below are
+    // the same on every start.
+    let identity = match state::apply_identity(&mut store, &mut config, &mut OsRng) {
+        Ok(i) => i,
+        Err(e) => {
+            say!("error: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     match config.setup_payload() {
         Ok(payload) => {
@@ -66,23 +86,23 @@ fn run_device(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        Err(_) => eprintln!(
+        Err(_) => say!(
             "note: started with --verifier, so the pairing codes cannot be shown here (they \
              carry the passcode); use the codes made together with the verifier, for \
              discriminator {}{}",
             config.discriminator.value(),
-            if config.generated.discriminator {
+            if config.generated.discriminator && !config.generated.kept {
                 " (random: pass --discriminator to match codes made earlier)"
             } else {
                 ""
             }
         ),
     }
-    eprintln!(
+    say!(
         "matter-ble: commissioning window {}s on {}{}",
         config.commissioning_timeout.as_secs(),
         transports(&config),
-        if config.generated.salt {
+        if config.generated.salt && !config.generated.kept {
             ", random PBKDF2 salt"
         } else {
             ""
@@ -95,14 +115,14 @@ fn run_device(config: Config) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let status = match rt.block_on(matter_ble::runtime::run(config)) {
+    let status = match rt.block_on(matter_ble::runtime::run(config, &mut store, identity)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::FAILURE
         }
     };
@@ -113,7 +133,7 @@ fn run_device(config: Config) -> ExitCode {
 /// Opens and locks the state folder, logging where it is; on failure says why (exit status 1).
 fn open_store(config: &Config) -> Result<Store, ExitCode> {
     let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("error: {e}");
+        say!("error: {e}");
         ExitCode::FAILURE
     };
     let dir = config
@@ -135,7 +155,7 @@ fn factory_reset(config: &Config, args: FactoryResetArgs) -> ExitCode {
     let dir = match config.state_dir(&StateEnv::from_process()) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -152,14 +172,14 @@ fn factory_reset(config: &Config, args: FactoryResetArgs) -> ExitCode {
     let mut store = match Store::open(&dir.path) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
     let names = match store.names() {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -167,11 +187,11 @@ fn factory_reset(config: &Config, args: FactoryResetArgs) -> ExitCode {
         match confirm(store.dir(), &names) {
             Ok(true) => {}
             Ok(false) => {
-                eprintln!("Aborted: nothing was removed.");
+                say!("Aborted: nothing was removed.");
                 return ExitCode::FAILURE;
             }
             Err(message) => {
-                eprintln!("error: {message}");
+                say!("error: {message}");
                 return ExitCode::from(2);
             }
         }
@@ -200,7 +220,7 @@ fn factory_reset(config: &Config, args: FactoryResetArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -254,7 +274,7 @@ fn transports(config: &Config) -> String {
 }
 
 fn usage_error(e: &ConfigError) -> ExitCode {
-    eprintln!("error: {e}");
+    say!("error: {e}");
     ExitCode::from(2)
 }
 
@@ -263,7 +283,7 @@ fn print_or_fail(config: &Config, payload: &SetupPayload) -> ExitCode {
     match print_codes(&mut out, config, payload).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot write the pairing codes: {e}");
+            say!("error: cannot write the pairing codes: {e}");
             ExitCode::FAILURE
         }
     }
@@ -279,14 +299,14 @@ fn print_codes(out: &mut impl Write, config: &Config, payload: &SetupPayload) ->
         out,
         "Passcode:            {:08}{}",
         payload.passcode.value(),
-        generated_note(config.generated.passcode, "--passcode")
+        generated_note(config, config.generated.passcode, "--passcode")
     )?;
     writeln!(
         out,
         "Discriminator:       {} (0x{:03X}){}",
         payload.discriminator,
         payload.discriminator.value(),
-        generated_note(config.generated.discriminator, "--discriminator")
+        generated_note(config, config.generated.discriminator, "--discriminator")
     )?;
     writeln!(
         out,
@@ -310,11 +330,12 @@ fn print_codes(out: &mut impl Write, config: &Config, payload: &SetupPayload) ->
     Ok(())
 }
 
-fn generated_note(generated: bool, flag: &str) -> String {
-    if generated {
-        format!(" (random; pass {flag} to keep it across runs)")
-    } else {
-        String::new()
+fn generated_note(config: &Config, generated: bool, flag: &str) -> String {
+    match (generated, config.generated.kept) {
+        (false, _) => String::new(),
+        // The device run keeps it in the state folder; `factory-reset` makes a new one.
+        (true, true) => " (random at first start, kept in the state folder)".into(),
+        (true, false) => format!(" (random; pass {flag} to keep it across runs)"),
     }
 }
 

@@ -23,7 +23,9 @@ use crate::btp::{BtpConfig, BtpEvent};
 use crate::config::Config;
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
-use crate::rng::{OsRng, Rng};
+use crate::rng::OsRng;
+use crate::state::Identity;
+use crate::store::Store;
 use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 
 /// Runs the device until SIGINT or SIGTERM: opens the commissioning window on the chosen
@@ -33,14 +35,14 @@ use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 /// # Errors
 /// Start-up failures with what to do about them: the UDP port cannot be bound, BlueZ is not
 /// usable (see [`crate::ble::BleError`]), the verifier cannot be built.
-pub async fn run(config: Config) -> Result<()> {
+pub async fn run(config: Config, _store: &mut Store, identity: Identity) -> Result<()> {
     // Signal handlers first: a SIGTERM during start-up must still mean a graceful stop.
     let signals = Signals::install()?;
     let clock = LinkClock::new();
     let verifier = config
         .pase_verifier()
         .context("building the PASE verifier")?;
-    let mut node = Node::new(node_config(&config), OsRng, OsRng);
+    let mut node = Node::new(node_config(&config, &identity), OsRng, OsRng);
 
     let udp = if config.transport.udp() {
         let udp = UdpTransport::bind(config.udp_port).await.with_context(|| {
@@ -145,9 +147,7 @@ async fn start_ble(
     Ok(peripheral)
 }
 
-fn node_config(config: &Config) -> NodeConfig {
-    let mut unique = [0u8; 16];
-    OsRng.fill(&mut unique);
+fn node_config(config: &Config, identity: &Identity) -> NodeConfig {
     NodeConfig {
         device_info: DeviceInfo {
             vendor_id: config.vendor_id,
@@ -155,8 +155,7 @@ fn node_config(config: &Config) -> NodeConfig {
             vendor_name: config.vendor_name.clone(),
             product_name: config.product_name.clone(),
             serial_number: config.serial_number.clone(),
-            // A per-run identifier: persistent storage arrives with the commissioning clusters.
-            unique_id: unique.iter().map(|b| format!("{b:02X}")).collect(),
+            unique_id: identity.unique_id.clone(),
             ..DeviceInfo::default()
         },
         ..NodeConfig::default()

@@ -8,22 +8,34 @@
 //!   random values are kept and reused. A value given on the command line is used as given and
 //!   not stored.
 //!
-//! The record is TLV `{0: version, 1: unique id, 2: passcode?, 3: discriminator?, 4: salt?}`; it
-//! holds the passcode, so it is written with the store's owner-only permissions and read into a
-//! zeroizing buffer.
+//! - The attestation credentials: `--dac/--pai/--dac-key/--cd` when given (checked, not stored),
+//!   otherwise development credentials issued at first start under the CSA's test PAI (a DAC
+//!   and key of this device's own, and a Certification Declaration signed with the test CD key)
+//!   and kept; issued anew when the vendor or product id changes.
+//!
+//! The identity record is TLV `{0: version, 1: unique id, 2: passcode?, 3: discriminator?, 4:
+//! salt?}`, the attestation record `{0: version, 1: vendor id, 2: product id, 3: credentials}`.
+//! Both hold secrets (the passcode, the DAC key): the store writes them owner-only and reads them
+//! into zeroizing buffers.
 
 use thiserror::Error;
 use tracing::{debug, info};
 use zeroize::Zeroizing;
 
+use crate::attestation::{dev, CredentialsError, DeviceCredentials};
 use crate::config::{Config, Credentials, Salt};
 use crate::rng::Rng;
 use crate::setup_payload::{Discriminator, Passcode};
 use crate::store::{Store, StoreError};
 use crate::tlv::{Tag, TlvError, TlvReader, TlvWriter};
 
-/// The record's name in the state folder.
+/// The identity record's name in the state folder.
 pub const IDENTITY_RECORD: &str = "identity";
+/// The development attestation credentials' record.
+pub const ATTESTATION_RECORD: &str = "attestation";
+/// The device type the development Certification Declaration names: Root Node (Matter 1.3 Device
+/// Library §2.1), until an application endpoint exists.
+pub const DEV_CD_DEVICE_TYPE: u32 = 0x0016;
 const VERSION: u8 = 1;
 /// UniqueID length: 16 random bytes as 32 hex digits (the spec allows up to 32 characters).
 const UNIQUE_ID_BYTES: usize = 16;
@@ -42,6 +54,35 @@ pub enum StateError {
          `matter-ble factory-reset` to start as a new device"
     )]
     Corrupt(String),
+    /// The `--dac`/`--pai`/`--dac-key`/`--cd` files do not make valid credentials.
+    #[error("attestation credentials: {0}")]
+    Credentials(#[from] CredentialsError),
+    /// The credentials are for another vendor or product than the device announces.
+    #[error(
+        "the DAC is for vendor 0x{dac_vendor:04X} product 0x{dac_product:04X}, but the device \
+         announces vendor 0x{vendor:04X} product 0x{product:04X} (--vendor-id, --product-id): \
+         commissioners reject that"
+    )]
+    CredentialsMismatch {
+        /// The DAC's vendor id.
+        dac_vendor: u16,
+        /// The DAC's product id.
+        dac_product: u16,
+        /// --vendor-id.
+        vendor: u16,
+        /// --product-id.
+        product: u16,
+    },
+    /// Development credentials could not be issued (the random source failed).
+    #[error("issuing development attestation credentials: {0}")]
+    Issue(String),
+    /// The attestation record is intact but does not decode.
+    #[error(
+        "the attestation record in the state folder cannot be read ({0}); run `matter-ble \
+         factory-reset`, or remove the record `attestation` to have new development \
+         credentials issued"
+    )]
+    CorruptAttestation(String),
 }
 
 /// What the identity record holds.
@@ -195,6 +236,110 @@ pub fn apply_identity(
     })
 }
 
+/// The attestation credentials for this run.
+pub struct Attestation {
+    /// The credentials.
+    pub credentials: DeviceCredentials,
+    /// Development credentials (the test PAI): commissioners accept them only in a development
+    /// or test mode.
+    pub development: bool,
+    /// Issued at this start (first start, or the vendor/product id changed).
+    pub issued_now: bool,
+}
+
+impl core::fmt::Debug for Attestation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Attestation")
+            .field("vendor_id", &self.credentials.vendor_id())
+            .field("product_id", &self.credentials.product_id())
+            .field("development", &self.development)
+            .field("issued_now", &self.issued_now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The device's attestation credentials: from the `--dac`... files when given, else the kept
+/// development ones (issued now if missing or made for other ids).
+///
+/// # Errors
+/// [`StateError`]: bad credential files, ids that do not match, a corrupt record, the store.
+pub fn attestation(
+    store: &mut Store,
+    config: &Config,
+    rng: &mut dyn Rng,
+) -> Result<Attestation, StateError> {
+    if let Some(files) = &config.attestation {
+        let credentials = DeviceCredentials::from_files(
+            files.dac.as_bytes(),
+            files.pai.as_bytes(),
+            files.dac_key.as_bytes(),
+            files.cd.as_bytes(),
+        )?;
+        if credentials.vendor_id() != config.vendor_id
+            || credentials.product_id() != config.product_id
+        {
+            return Err(StateError::CredentialsMismatch {
+                dac_vendor: credentials.vendor_id(),
+                dac_product: credentials.product_id(),
+                vendor: config.vendor_id,
+                product: config.product_id,
+            });
+        }
+        return Ok(Attestation {
+            development: credentials.is_development(),
+            credentials,
+            issued_now: false,
+        });
+    }
+    if let Some(bytes) = store.read(ATTESTATION_RECORD)? {
+        let bad = |e: &dyn core::fmt::Display| StateError::CorruptAttestation(e.to_string());
+        let s = TlvReader::new(&bytes).read_struct().map_err(|e| bad(&e))?;
+        if s.u8(0).map_err(|e| bad(&e))? != VERSION {
+            return Err(bad(&"unknown version"));
+        }
+        let (vid, pid) = (
+            s.u16(1).map_err(|e| bad(&e))?,
+            s.u16(2).map_err(|e| bad(&e))?,
+        );
+        let creds = s.get::<&[u8]>(3).map_err(|e| bad(&e))?;
+        if (vid, pid) == (config.vendor_id, config.product_id) {
+            let credentials = DeviceCredentials::from_bytes(creds).map_err(|e| bad(&e))?;
+            return Ok(Attestation {
+                credentials,
+                development: true,
+                issued_now: false,
+            });
+        }
+        info!(
+            old_vendor = vid,
+            old_product = pid,
+            "vendor or product id changed: issuing new development attestation credentials"
+        );
+    }
+    let credentials =
+        dev::development_credentials(config.vendor_id, config.product_id, DEV_CD_DEVICE_TYPE, rng)
+            .map_err(|e| StateError::Issue(e.to_string()))?;
+    let inner = credentials.to_bytes();
+    let mut record = Zeroizing::new(Vec::with_capacity(inner.len() + 16));
+    let mut w = TlvWriter::new(&mut record);
+    // Reserved up front and balanced: the unlimited writer cannot fail or reallocate.
+    let _ = (|| -> Result<(), TlvError> {
+        w.start_struct(Tag::Anonymous)?;
+        w.u8(Tag::Context(0), VERSION)?;
+        w.u16(Tag::Context(1), config.vendor_id)?;
+        w.u16(Tag::Context(2), config.product_id)?;
+        w.octets(Tag::Context(3), &inner)?;
+        w.end_container()
+    })();
+    store.write(ATTESTATION_RECORD, &record)?;
+    info!("development attestation credentials issued and kept in the state folder");
+    Ok(Attestation {
+        credentials,
+        development: true,
+        issued_now: true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +425,38 @@ mod tests {
                 Some(bytes)
             );
         }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn development_credentials_are_issued_once_and_follow_the_ids() {
+        let (dir, mut store) = temp_store("att");
+        let c = config(&["--product-id", "0x8002"], 7);
+        let a = attestation(&mut store, &c, &mut TestRng::new(1)).expect("issue");
+        assert!(a.issued_now && a.development);
+        assert_eq!(
+            (a.credentials.vendor_id(), a.credentials.product_id()),
+            (0xFFF1, 0x8002)
+        );
+        let b = attestation(&mut store, &c, &mut TestRng::new(2)).expect("kept");
+        assert!(!b.issued_now);
+        assert_eq!(
+            a.credentials.dac_der(),
+            b.credentials.dac_der(),
+            "DAC changed"
+        );
+        // Another product id: a new DAC for it.
+        let c2 = config(&["--product-id", "0x8003"], 8);
+        let n = attestation(&mut store, &c2, &mut TestRng::new(3)).expect("reissue");
+        assert!(n.issued_now);
+        assert_eq!(n.credentials.product_id(), 0x8003);
+        // A damaged record is reported, not replaced.
+        store
+            .write(ATTESTATION_RECORD, b"\x15\x24\x00\x01\x18")
+            .expect("write");
+        let e = attestation(&mut store, &c2, &mut TestRng::new(4)).expect_err("corrupt");
+        assert!(matches!(e, StateError::CorruptAttestation(_)), "{e}");
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -264,3 +264,71 @@ fn help_and_version() {
     assert!(sub.contains("--passcode"));
     assert!(stdout_of(&["--version"]).starts_with("matter-ble "));
 }
+
+/// Starts the device with `args` on `state`, reads the printed codes, stops it with SIGTERM.
+/// Its stderr is closed once it listens: a device whose log reader is gone must still stop
+/// cleanly (it once panicked on the next log line, exit 101).
+fn device_codes(state: &std::path::Path, args: &[&str]) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_matter-ble"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--qr", "none", "--transport", "udp", "--udp-port", "0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn matter-ble");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.starts_with("Discovery:"))
+        .collect();
+    let stderr = child.stderr.take().expect("stderr");
+    let listening = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening for Matter over UDP"));
+    assert!(listening, "the device never started listening");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let st = child.wait().expect("wait");
+    assert!(st.success(), "exit status after SIGTERM: {st}");
+    lines.join("\n")
+}
+
+#[test]
+fn generated_codes_are_kept_in_the_state_folder() {
+    let state = std::env::temp_dir().join(format!("matter-ble-kept-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let first = device_codes(&state, &[]);
+    let second = device_codes(&state, &[]);
+    assert_eq!(
+        field(&first, "QR code:"),
+        field(&second, "QR code:"),
+        "the random codes changed between runs:\n{first}\n--\n{second}"
+    );
+    assert!(
+        first.contains("kept in the state folder"),
+        "no note that the random passcode is kept:\n{first}"
+    );
+    // An explicit passcode wins over the kept one for that run, and is not stored.
+    let explicit = device_codes(&state, &["--passcode", "20202021"]);
+    assert!(
+        explicit.contains("Passcode:            20202021"),
+        "{explicit}"
+    );
+    let third = device_codes(&state, &[]);
+    assert_eq!(field(&first, "QR code:"), field(&third, "QR code:"));
+    // A fresh folder is a new device: other codes.
+    let other = std::env::temp_dir().join(format!("matter-ble-kept2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&other);
+    let fresh = device_codes(&other, &[]);
+    assert_ne!(field(&first, "QR code:"), field(&fresh, "QR code:"));
+    let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir_all(&other);
+}

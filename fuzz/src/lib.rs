@@ -4,10 +4,13 @@
 //! the engine's contract after each one: no panic, `Closed` at most once and last, nothing sent and
 //! no timer armed after it, no segment over the fragment size, no SDU over the maximum, and no
 //! deadline left in the past after `handle_timeout`. [`tlv`] and [`im_request`] (in `tlv_im.rs`)
-//! fuzz the TLV codec and the Interaction Model responder.
+//! fuzz the TLV codec and the Interaction Model responder; [`cert`] (in `cert.rs`) the certificate
+//! codecs.
 
+mod cert;
 mod tlv_im;
 
+pub use cert::cert;
 pub use tlv_im::{im_request, tlv};
 
 use matter_ble::btp::{BtpConfig, BtpEngine, BtpEvent, FrameKind};

@@ -15,6 +15,7 @@
 //! 2 bad command line.
 
 use std::collections::VecDeque;
+use std::io::Write as _;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::{Duration, Instant as WallInstant};
@@ -111,6 +112,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
+        // Its default reports a failed write with eprintln!, which panics when stderr is closed.
+        .log_internal_errors(false)
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -119,7 +122,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(Exit::Internal as u8);
         }
     };
@@ -147,7 +153,8 @@ fn main() -> ExitCode {
         }
     });
     // Give btleplug's D-Bus tasks no chance to hold the process: the JSON is the result.
-    println!("{}", report.to_json(exit));
+    // A closed stdout loses the result but must not panic.
+    let _ = writeln!(std::io::stdout(), "{}", report.to_json(exit));
     ExitCode::from(exit as u8)
 }
 
