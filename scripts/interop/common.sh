@@ -52,10 +52,12 @@ parts = []
 for k, label in (("scan_to_connect_ms", "scan→connect"), ("connect_to_btp_ms", "connect→BTP"),
                  ("connect_to_pase_ms", "connect→PASE"), ("pase_ms", "pase"),
                  ("connect_to_first_encrypted_ms", "connect→1st encrypted"), ("read_ms", "read"),
-                 ("right_after_lockout_ms", "after-lockout"), ("commission_ms", "commission")):
+                 ("right_after_lockout_ms", "after-lockout"), ("commission_ms", "commission"),
+                 ("subscribe_ms", "subscribe"), ("change_report_ms", "change report after write")):
     if r.get(k) is not None: parts.append(f"{label} {r[k]} ms")
 if "wrong_attempt_ms" in r: parts.append(f"{r['wrong_attempts']} wrong tries, max {max(r['wrong_attempt_ms'])} ms")
 if r.get("vendor_name") is not None and r.get("product_id") is not None: parts.append(f"VendorName={r['vendor_name']!r} ProductID=0x{r['product_id']:04X}")
+if r.get("max_interval") is not None: parts.append(f"MaxInterval {r['max_interval']} s")
 if r.get("steps"):
     noc = [s for s in r["steps"] if s["step"] == "SendNOC"]
     parts.append(f"{len(r['steps'])} steps, last {r['last_step']}" + (f", AddNOC at {noc[0]['at_ms']} ms after PASE" if noc else ", no AddNOC"))
