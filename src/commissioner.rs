@@ -1,5 +1,5 @@
-//! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads and
-//! invokes (plain or timed) over the PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
+//! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads,
+//! invokes (plain or timed), writes and subscriptions over the PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
 //! in-process tests drive the real device stack against a real peer stack, and the BLE test
 //! commissioner (a btleplug central) only has to move bytes.
 //!
@@ -11,7 +11,10 @@ use std::collections::VecDeque;
 use tracing::{debug, warn};
 
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
-use crate::im::{AttributePath, CommandPath, ReadRequest, Status, StatusResponse};
+use crate::im::{
+    AttributePath, CommandPath, ReadRequest, Status, StatusResponse, SubscribeRequest,
+    SubscribeResponse,
+};
 use crate::message::{InteractionModelOpcode, ProtocolId, SecureChannelOpcode};
 use crate::node::PeerAddr;
 use crate::pase::{InitiatorConfig, InitiatorEvent, PaseError, PaseInitiator};
@@ -60,6 +63,28 @@ pub enum CommissionerEvent {
     /// An invoke failed before a response (refused TimedRequest, status response, bad
     /// message, no acknowledgement).
     InvokeFailed(String),
+    /// A write finished: the status of each path, in order.
+    WriteDone(Vec<Status>),
+    /// A write failed.
+    WriteFailed(String),
+    /// The priming report was received and SubscribeResponse came.
+    SubscriptionEstablished {
+        /// SubscriptionId.
+        id: u32,
+        /// MaxInterval granted, seconds.
+        max_interval: u16,
+        /// The priming report's attribute reports.
+        reports: Vec<AttributeReport>,
+    },
+    /// A report of an established subscription (empty for a keep-alive), already answered.
+    SubscriptionReport {
+        /// SubscriptionId.
+        id: u32,
+        /// Its attribute reports.
+        reports: Vec<AttributeReport>,
+    },
+    /// Subscribing failed (refused with a status, bad message, send failure).
+    SubscribeFailed(String),
     /// The device's answer to a [`Commissioner::request`].
     Response {
         /// IM opcode of the answer.
@@ -126,6 +151,12 @@ struct Read {
     chunks: usize,
 }
 
+/// A subscription being primed.
+struct Priming {
+    exchange: ExchangeRef,
+    reports: Vec<AttributeReport>,
+}
+
 struct Invoke {
     exchange: ExchangeRef,
     /// The InvokeRequest held back until the TimedRequest is accepted.
@@ -143,6 +174,12 @@ pub struct Commissioner<R: Rng> {
     invoke: Option<Invoke>,
     /// The exchange of a single-message request awaiting its answer.
     request: Option<ExchangeRef>,
+    write: Option<ExchangeRef>,
+    priming: Option<Priming>,
+    /// Established subscription ids; reports for others get INVALID_SUBSCRIPTION.
+    subscriptions: Vec<u32>,
+    /// Device-initiated report exchanges being reassembled: (exchange, reports so far).
+    incoming_reports: Vec<(ExchangeRef, Vec<AttributeReport>)>,
     events: VecDeque<CommissionerEvent>,
 }
 
@@ -182,6 +219,10 @@ impl<R: Rng> Commissioner<R> {
             read: None,
             invoke: None,
             request: None,
+            write: None,
+            priming: None,
+            subscriptions: Vec::new(),
+            incoming_reports: Vec::new(),
             events: VecDeque::new(),
         };
         c.process(now);
@@ -326,6 +367,108 @@ impl<R: Rng> Commissioner<R> {
         Ok(())
     }
 
+    /// Writes `value` to the concrete attribute `path`; the result comes as
+    /// [`CommissionerEvent::WriteDone`].
+    ///
+    /// # Errors
+    /// As [`Commissioner::read`].
+    pub fn write(
+        &mut self,
+        now: Instant,
+        path: AttributePath,
+        value: &TlvValue,
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.write.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        // WriteRequest {0: SuppressResponse false, 1: TimedRequest false, 2: [AttributeDataIB
+        // {1: path, 2: data}], 0xFF: revision} (Matter 1.3 §10.7.6).
+        let mut payload = Vec::new();
+        let mut w = TlvWriter::new(&mut payload);
+        (|| -> Result<(), TlvError> {
+            w.start_struct(Tag::Anonymous)?;
+            w.bool(Tag::Context(0), false)?;
+            w.bool(Tag::Context(1), false)?;
+            w.start_array(Tag::Context(2))?;
+            w.start_struct(Tag::Anonymous)?;
+            path.write(&mut w, Tag::Context(1))?;
+            value.encode(Tag::Context(2), &mut w)?;
+            w.end_container()?;
+            w.end_container()?;
+            w.u8(Tag::Context(0xFF), crate::im::INTERACTION_MODEL_REVISION)?;
+            w.end_container()
+        })()
+        .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let exchange = self.open_and_send(
+            now,
+            session,
+            InteractionModelOpcode::WRITE_REQUEST,
+            &payload,
+        )?;
+        self.write = Some(exchange);
+        self.process(now);
+        Ok(())
+    }
+
+    /// Subscribes to `paths` with the given interval bounds (seconds). The priming report
+    /// comes as [`CommissionerEvent::SubscriptionEstablished`], later reports as
+    /// [`CommissionerEvent::SubscriptionReport`]; each report is answered with
+    /// StatusResponse(SUCCESS) as a subscriber must (Matter 1.3 §8.5.2).
+    ///
+    /// # Errors
+    /// As [`Commissioner::read`].
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        paths: &[AttributePath],
+        min_interval_floor: u16,
+        max_interval_ceiling: u16,
+        keep_subscriptions: bool,
+    ) -> Result<(), CommissionerError> {
+        let session = self.session.ok_or(CommissionerError::NoSession)?;
+        if self.priming.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let request = SubscribeRequest {
+            keep_subscriptions,
+            min_interval_floor,
+            max_interval_ceiling,
+            attribute_requests: paths.to_vec(),
+            fabric_filtered: true,
+            ..SubscribeRequest::default()
+        };
+        let exchange = self.open_and_send(
+            now,
+            session,
+            InteractionModelOpcode::SUBSCRIBE_REQUEST,
+            &request.encode(),
+        )?;
+        self.priming = Some(Priming {
+            exchange,
+            reports: Vec::new(),
+        });
+        self.process(now);
+        Ok(())
+    }
+
+    fn open_and_send(
+        &mut self,
+        now: Instant,
+        session: SessionRef,
+        opcode: InteractionModelOpcode,
+        payload: &[u8],
+    ) -> Result<ExchangeRef, CommissionerError> {
+        let exchange = self
+            .exchanges
+            .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        self.exchanges
+            .send(now, exchange, opcode.value(), payload)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        Ok(exchange)
+    }
+
     /// Sends CloseSession on the PASE session.
     pub fn close(&mut self, now: Instant) {
         if let Some(s) = self.session {
@@ -461,6 +604,27 @@ impl<R: Rng> Commissioner<R> {
                     self.on_read_message(now, exchange, ph.opcode, &message.payload);
                     return;
                 }
+                if ph.protocol_id == ProtocolId::INTERACTION_MODEL {
+                    if self.write == Some(exchange) {
+                        self.on_write_message(now, exchange, ph.opcode, &message.payload);
+                        return;
+                    }
+                    if self
+                        .priming
+                        .as_ref()
+                        .is_some_and(|p| p.exchange == exchange)
+                    {
+                        self.on_priming_message(now, exchange, ph.opcode, &message.payload);
+                        return;
+                    }
+                    if InteractionModelOpcode::from(ph.opcode)
+                        == InteractionModelOpcode::REPORT_DATA
+                        && self.invoke.as_ref().is_none_or(|i| i.exchange != exchange)
+                    {
+                        self.on_subscription_report(now, exchange, &message.payload);
+                        return;
+                    }
+                }
                 if self.invoke.as_ref().is_some_and(|i| i.exchange == exchange)
                     && ph.protocol_id == ProtocolId::INTERACTION_MODEL
                 {
@@ -490,6 +654,22 @@ impl<R: Rng> Commissioner<R> {
                     self.events
                         .push_back(CommissionerEvent::InvokeFailed("no acknowledgement".into()));
                 }
+                if self.write == Some(exchange) {
+                    self.write = None;
+                    self.events
+                        .push_back(CommissionerEvent::WriteFailed("no acknowledgement".into()));
+                }
+                if self
+                    .priming
+                    .as_ref()
+                    .is_some_and(|p| p.exchange == exchange)
+                {
+                    self.priming = None;
+                    self.events.push_back(CommissionerEvent::SubscribeFailed(
+                        "no acknowledgement".into(),
+                    ));
+                }
+                self.incoming_reports.retain(|(x, _)| *x != exchange);
             }
             ExchangeEvent::Session(SessionManagerEvent::Closed { session, .. })
                 if Some(session) == self.session =>
@@ -498,6 +678,10 @@ impl<R: Rng> Commissioner<R> {
                 self.read = None;
                 self.invoke = None;
                 self.request = None;
+                self.write = None;
+                self.priming = None;
+                self.subscriptions.clear();
+                self.incoming_reports.clear();
                 self.events.push_back(CommissionerEvent::SessionClosed);
             }
             _ => {}
@@ -679,9 +863,151 @@ pub fn parse_invoke_response(payload: &[u8]) -> Result<InvokeOutcome, TlvError> 
     })
 }
 
+impl<R: Rng> Commissioner<R> {
+    fn send_status(&mut self, now: Instant, exchange: ExchangeRef, status: Status) {
+        let _ = self.exchanges.send(
+            now,
+            exchange,
+            InteractionModelOpcode::STATUS_RESPONSE.value(),
+            &StatusResponse { status }.encode(),
+        );
+    }
+
+    fn on_write_message(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        opcode: u8,
+        payload: &[u8],
+    ) {
+        self.write = None;
+        self.exchanges.close_exchange(now, exchange);
+        let ev = if InteractionModelOpcode::from(opcode) == InteractionModelOpcode::WRITE_RESPONSE {
+            match parse_write_response(payload) {
+                Ok(st) => CommissionerEvent::WriteDone(st),
+                Err(e) => CommissionerEvent::WriteFailed(format!("bad WriteResponse: {e}")),
+            }
+        } else {
+            CommissionerEvent::WriteFailed(format!("unexpected opcode {opcode:#04x}"))
+        };
+        self.events.push_back(ev);
+    }
+
+    fn on_priming_message(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        opcode: u8,
+        payload: &[u8],
+    ) {
+        let op = InteractionModelOpcode::from(opcode);
+        let fail = |this: &mut Self, why: String| {
+            this.priming = None;
+            this.exchanges.close_exchange(now, exchange);
+            this.events
+                .push_back(CommissionerEvent::SubscribeFailed(why));
+        };
+        if op == InteractionModelOpcode::REPORT_DATA {
+            match parse_report(payload) {
+                Ok(chunk) => {
+                    if let Some(p) = self.priming.as_mut() {
+                        p.reports.extend(chunk.reports);
+                    }
+                    // Every priming chunk, the last one too, is answered (§8.5.1).
+                    self.send_status(now, exchange, Status::SUCCESS);
+                }
+                Err(e) => fail(self, format!("bad priming ReportData: {e}")),
+            }
+        } else if op == InteractionModelOpcode::SUBSCRIBE_RESPONSE {
+            match SubscribeResponse::parse(payload) {
+                Ok(rsp) => {
+                    let reports = self.priming.take().map(|p| p.reports).unwrap_or_default();
+                    self.exchanges.close_exchange(now, exchange);
+                    self.subscriptions.push(rsp.subscription_id);
+                    debug!(
+                        id = rsp.subscription_id,
+                        max = rsp.max_interval,
+                        "subscribed"
+                    );
+                    self.events
+                        .push_back(CommissionerEvent::SubscriptionEstablished {
+                            id: rsp.subscription_id,
+                            max_interval: rsp.max_interval,
+                            reports,
+                        });
+                }
+                Err(e) => fail(self, format!("bad SubscribeResponse: {e}")),
+            }
+        } else if op == InteractionModelOpcode::STATUS_RESPONSE {
+            let why = match StatusResponse::parse(payload) {
+                Ok(s) => format!("device answered with status {:?}", s.status),
+                Err(e) => format!("bad StatusResponse: {e}"),
+            };
+            fail(self, why);
+        } else {
+            fail(self, format!("unexpected opcode {op:?}"));
+        }
+    }
+
+    /// A ReportData the device sent on an exchange it opened: a subscription's change report
+    /// or keep-alive. Answered with StatusResponse: SUCCESS for a subscription we hold,
+    /// INVALID_SUBSCRIPTION otherwise (§8.5.2).
+    fn on_subscription_report(&mut self, now: Instant, exchange: ExchangeRef, payload: &[u8]) {
+        let chunk = match parse_report(payload) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, "bad subscription ReportData");
+                self.send_status(now, exchange, Status::INVALID_ACTION);
+                self.exchanges.close_exchange(now, exchange);
+                return;
+            }
+        };
+        let Some(id) = chunk
+            .subscription_id
+            .filter(|id| self.subscriptions.contains(id))
+        else {
+            self.send_status(now, exchange, Status::INVALID_SUBSCRIPTION);
+            self.exchanges.close_exchange(now, exchange);
+            return;
+        };
+        self.send_status(now, exchange, Status::SUCCESS);
+        let mut reports = match self
+            .incoming_reports
+            .iter()
+            .position(|(x, _)| *x == exchange)
+        {
+            Some(i) => self.incoming_reports.swap_remove(i).1,
+            None => Vec::new(),
+        };
+        reports.extend(chunk.reports);
+        if chunk.more_chunks {
+            self.incoming_reports.push((exchange, reports));
+            return;
+        }
+        self.exchanges.close_exchange(now, exchange);
+        self.events
+            .push_back(CommissionerEvent::SubscriptionReport { id, reports });
+    }
+}
+
+/// The statuses of a WriteResponse (Matter 1.3 §10.7.7), in order.
+fn parse_write_response(payload: &[u8]) -> Result<Vec<Status>, TlvError> {
+    let s = TlvReader::new(payload).read_struct()?;
+    let mut out = Vec::new();
+    if let Some(a) = s.opt_array(0)? {
+        for ib in a.iter() {
+            let ib = ib?.value.decode::<Container<'_>>()?;
+            out.push(Status(ib.structure(1)?.u8(0)?));
+        }
+    }
+    Ok(out)
+}
+
 /// One ReportData message, parsed.
 #[derive(Debug, Default)]
 pub struct ReportChunk {
+    /// SubscriptionId (tag 0), in reports of a subscription.
+    pub subscription_id: Option<u32>,
     /// Attribute reports (tag 1).
     pub reports: Vec<AttributeReport>,
     /// MoreChunkedMessages (tag 3).
@@ -697,6 +1023,7 @@ pub struct ReportChunk {
 pub fn parse_report(payload: &[u8]) -> Result<ReportChunk, TlvError> {
     let s = TlvReader::new(payload).read_struct()?;
     let mut chunk = ReportChunk {
+        subscription_id: s.opt_u32(0)?,
         more_chunks: s.opt_bool(3)?.unwrap_or(false),
         suppress_response: s.opt_bool(4)?.unwrap_or(false),
         ..ReportChunk::default()

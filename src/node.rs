@@ -28,7 +28,10 @@ use crate::fabric::{
     cluster_id, Effect, FabricIndex, FailSafeEnd, NodeState, Record, Subject, WindowRequest,
     WindowStatus,
 };
-use crate::im::{self, clusters::DeviceInfo, DataModel, ImExchange, SessionContext};
+use crate::im::{
+    self, clusters::DeviceInfo, subscription::SubscriptionConfig, DataModel, ImExchange,
+    SessionContext, StatusResponse, Subscriber, SubscriptionEvent, SubscriptionManager,
+};
 use crate::message::{ProtocolId, SecureChannelOpcode};
 use crate::pase::{
     PaseError, PaseEvent, PaseResponder, PaseVerifier, ResponderConfig, WindowCloseReason,
@@ -36,6 +39,7 @@ use crate::pase::{
 use crate::rng::Rng;
 use crate::session::{
     CloseReason, Fabric as SessionFabric, PeerAddress, Session, SessionManagerEvent, SessionRef,
+    SubscriptionId,
 };
 use crate::time::{Duration, Instant};
 
@@ -85,6 +89,11 @@ pub struct NodeConfig {
     pub attestation: Option<crate::attestation::DeviceCredentials>,
     /// The host interface Network Commissioning reports (Ethernet feature).
     pub network_interface: String,
+    /// Interaction Model requests served at once (reads, writes, invokes, timed interactions in
+    /// progress); a request beyond this is answered StatusResponse BUSY (Matter 1.3 §8.10.1).
+    pub max_im_exchanges: usize,
+    /// Subscription limits and timers (its `max_payload` is replaced by `im_max_payload`).
+    pub subscriptions: SubscriptionConfig,
 }
 
 impl Default for NodeConfig {
@@ -96,6 +105,8 @@ impl Default for NodeConfig {
             im_max_payload: ImExchange::DEFAULT_MAX_PAYLOAD,
             attestation: None,
             network_interface: im::clusters::network_commissioning::DEFAULT_INTERFACE.into(),
+            max_im_exchanges: 16,
+            subscriptions: SubscriptionConfig::default(),
         }
     }
 }
@@ -201,6 +212,8 @@ pub struct Node<R: Rng> {
     device_verifier: Option<PaseVerifier>,
     im: HashMap<ExchangeRef, ImExchange>,
     im_max_payload: usize,
+    max_im_exchanges: usize,
+    subscriptions: SubscriptionManager,
     secure_sessions: BTreeSet<SessionRef>,
     events: VecDeque<NodeEvent>,
 }
@@ -211,6 +224,7 @@ impl<R: Rng> fmt::Debug for Node<R> {
             .field("window_open", &self.pase.is_window_open())
             .field("secure_sessions", &self.secure_sessions.len())
             .field("im_exchanges", &self.im.len())
+            .field("subscriptions", &self.subscriptions.len())
             .finish_non_exhaustive()
     }
 }
@@ -248,6 +262,10 @@ impl<R: Rng> Node<R> {
                 rng.next_u32(),
             );
         }
+        let subscriptions = SubscriptionManager::new(SubscriptionConfig {
+            max_payload: config.im_max_payload,
+            ..config.subscriptions
+        });
         Self {
             exchanges: ExchangeManager::new(config.exchanges, exchange_rng),
             rng,
@@ -259,6 +277,8 @@ impl<R: Rng> Node<R> {
             device_verifier: None,
             im: HashMap::new(),
             im_max_payload: config.im_max_payload,
+            max_im_exchanges: config.max_im_exchanges,
+            subscriptions,
             secure_sessions: BTreeSet::new(),
             events: VecDeque::new(),
         }
@@ -347,6 +367,11 @@ impl<R: Rng> Node<R> {
         &self.model
     }
 
+    /// Live subscriptions (priming ones included).
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
     /// The data model, to add clusters (the commissioning clusters beyond those of
     /// [`DataModel::root_node`]) and endpoints.
     pub fn data_model_mut(&mut self) -> &mut DataModel {
@@ -380,6 +405,7 @@ impl<R: Rng> Node<R> {
         [
             self.exchanges.poll_timeout(),
             self.pase.poll_timeout(),
+            self.subscriptions.poll_timeout(),
             self.state.poll_timeout(),
         ]
         .into_iter()
@@ -419,6 +445,7 @@ impl<R: Rng> Node<R> {
                 progressed = true;
                 self.on_pase_event(now, ev);
             }
+            progressed |= self.drive_subscriptions(now);
             if !progressed {
                 break;
             }
@@ -467,6 +494,7 @@ impl<R: Rng> Node<R> {
                 );
                 self.exchanges.close_exchange(now, exchange);
                 self.im.remove(&exchange);
+                self.subscriptions.handle_exchange_failed(exchange);
                 if self.handshake.is_some_and(|h| h.exchange == exchange) {
                     self.pase.handle_exchange_closed(now, &exchange);
                 }
@@ -475,6 +503,7 @@ impl<R: Rng> Node<R> {
                 session, reason, ..
             }) => {
                 self.im.retain(|k, _| k.session != session);
+                self.subscriptions.handle_session_closed(session);
                 if let Some(h) = self.handshake.filter(|h| h.exchange.session == session) {
                     self.pase.handle_exchange_closed(now, &h.exchange);
                 }
@@ -524,11 +553,55 @@ impl<R: Rng> Node<R> {
         opcode: u8,
         payload: &[u8],
     ) {
+        let opcode = im::Opcode::from(opcode);
         let Some((subject, challenge)) = self.session_subject(exchange.session) else {
             warn!(?exchange, "IM message on a session that is gone");
             self.exchanges.close_exchange(now, exchange);
             return;
         };
+        if self.subscriptions.owns_exchange(exchange) {
+            self.subscriptions.handle_message(
+                now,
+                &self.model,
+                &self.state,
+                exchange,
+                opcode,
+                payload,
+            );
+            return;
+        }
+        if !self.im.contains_key(&exchange) {
+            if opcode == im::Opcode::SUBSCRIBE_REQUEST {
+                let subscriber = self.subscriber(exchange.session, subject);
+                let id = self.rng.next_u32();
+                self.subscriptions.handle_subscribe_request(
+                    now,
+                    &self.model,
+                    &self.state,
+                    subscriber,
+                    exchange,
+                    payload,
+                    id,
+                );
+                return;
+            }
+            if self.im.len() >= self.max_im_exchanges {
+                // The IM exchange table is full: BUSY tells the client to retry later
+                // (Matter 1.3 §8.10.1), and the exchange ends.
+                warn!(?exchange, "IM exchange table full: BUSY");
+                let busy = StatusResponse {
+                    status: im::Status::BUSY,
+                };
+                let _ = self.exchanges.send(
+                    now,
+                    exchange,
+                    im::Opcode::STATUS_RESPONSE.value(),
+                    &busy.encode(),
+                );
+                self.exchanges.close_exchange(now, exchange);
+                return;
+            }
+        }
         let im = self
             .im
             .entry(exchange)
@@ -539,13 +612,7 @@ impl<R: Rng> Node<R> {
             rng: &mut self.rng,
             attestation_challenge: &challenge,
         };
-        im.handle_message(
-            now,
-            &mut self.model,
-            &mut session,
-            im::Opcode::from(opcode),
-            payload,
-        );
+        im.handle_message(now, &mut self.model, &mut session, opcode, payload);
         let mut messages = Vec::new();
         while let Some(m) = im.poll_message() {
             messages.push(m);
@@ -569,6 +636,74 @@ impl<R: Rng> Node<R> {
         }
         // After the response is queued, so closing sessions lets it go out first.
         self.after_state_change(now, Some(exchange.session));
+    }
+
+    /// Who a subscription on `session` belongs to: its fabric and peer node for CASE, the
+    /// session alone for PASE.
+    fn subscriber(&self, session: SessionRef, subject: Subject) -> Subscriber {
+        let case = self
+            .exchanges
+            .sessions()
+            .secure(session)
+            .filter(|s| !s.is_pase());
+        Subscriber {
+            session,
+            fabric_index: subject.fabric.map(|f| f.0),
+            node_id: case.map(|s| s.peer_node_id()),
+            subject,
+        }
+    }
+
+    /// Starts due subscription reports and moves their messages to the exchange layer; returns
+    /// whether anything moved.
+    fn drive_subscriptions(&mut self, now: Instant) -> bool {
+        let changed = self.model.take_changed();
+        if !changed.is_empty() {
+            self.subscriptions.handle_changed(&changed);
+        }
+        let exchanges = &mut self.exchanges;
+        let mut open = |session: SessionRef| {
+            exchanges
+                .new_exchange(session, ProtocolId::INTERACTION_MODEL)
+                .map_err(|e| debug!(?session, error = %e, "no exchange for a report"))
+                .ok()
+        };
+        self.subscriptions
+            .handle_timeout(now, &self.model, &self.state, &mut open);
+        let mut moved = false;
+        while let Some(t) = self.subscriptions.poll_transmit() {
+            moved = true;
+            if let Some(m) = &t.message {
+                if let Err(e) = self
+                    .exchanges
+                    .send(now, t.exchange, m.opcode.value(), &m.payload)
+                {
+                    warn!(exchange = ?t.exchange, error = %e, "subscription message not sent");
+                    self.subscriptions.handle_exchange_failed(t.exchange);
+                    self.exchanges.close_exchange(now, t.exchange);
+                    continue;
+                }
+            }
+            if t.close_exchange {
+                self.exchanges.close_exchange(now, t.exchange);
+            }
+        }
+        while let Some(ev) = self.subscriptions.poll_event() {
+            moved = true;
+            match ev {
+                SubscriptionEvent::Established { id, session, .. } => {
+                    if let Some(s) = self.exchanges.sessions_mut().secure_mut(session) {
+                        s.add_subscription(SubscriptionId(id));
+                    }
+                }
+                SubscriptionEvent::Ended { id, session, .. } => {
+                    if let Some(s) = self.exchanges.sessions_mut().secure_mut(session) {
+                        s.remove_subscription(SubscriptionId(id));
+                    }
+                }
+            }
+        }
+        moved
     }
 
     /// Who is behind `session` (Matter 1.3 §6.6.2.1, "Subjects"): a PASE session is

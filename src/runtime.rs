@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::ble::link::{LinkClock, LinkOutput, LinkRouter};
 use crate::ble::{
@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use crate::rng::OsRng;
-use crate::state::Identity;
+use crate::state::{self, Identity};
 use crate::store::Store;
 use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 
@@ -42,7 +42,7 @@ pub async fn run(config: Config, store: &mut Store, identity: Identity) -> Resul
     let verifier = config
         .pase_verifier()
         .context("building the PASE verifier")?;
-    let attestation = crate::state::attestation(store, &config, &mut OsRng)
+    let attestation = state::attestation(store, &config, &mut OsRng)
         .context("loading the device attestation credentials")?;
     if attestation.development {
         warn!(
@@ -58,7 +58,9 @@ pub async fn run(config: Config, store: &mut Store, identity: Identity) -> Resul
         .clone()
         .unwrap_or_else(host_network_interface);
     info!(interface = %node_cfg.network_interface, "Network Commissioning reports this interface");
-    let mut node = Node::new(node_cfg, OsRng, OsRng);
+    let loaded = state::load_node_state(store).context("loading the node's records")?;
+    let commissioned = loaded.as_ref().map_or(0, |s| s.fabrics.len());
+    let mut node = Node::with_state(node_cfg, OsRng, OsRng, loaded);
 
     let udp = if config.transport.udp() {
         let udp = UdpTransport::bind(config.udp_port).await.with_context(|| {
@@ -94,14 +96,32 @@ pub async fn run(config: Config, store: &mut Store, identity: Identity) -> Resul
     };
     drop(link_tx);
 
-    node.open_commissioning_window(clock.now(), verifier, config.commissioning_timeout);
+    // A commissioned device does not open its window by itself (Matter 1.3 §5.4.2.3): an
+    // administrator opens one (Administrator Commissioning), or `factory-reset` starts over.
+    let window_open = commissioned == 0;
+    if window_open {
+        node.open_commissioning_window(clock.now(), verifier, config.commissioning_timeout);
+    } else {
+        info!(
+            fabrics = commissioned,
+            "already commissioned: the commissioning window stays closed until an administrator \
+             opens it (`matter-ble factory-reset` starts over as a new device)"
+        );
+        if let Some(ble) = &ble {
+            if let Err(e) = ble.close_window().await {
+                warn!(error = %e, "could not stop advertising");
+            }
+        }
+    }
 
     let mut shell = Shell {
         clock,
         udp,
         ble,
         links: Links::default(),
-        window_open: true,
+        window_open,
+        store,
+        discriminator: config.discriminator.value(),
     };
     let result = shell.serve(&mut node, &mut link_rx, signals).await;
 
@@ -204,7 +224,11 @@ struct Links {
     senders: HashMap<BleLinkId, mpsc::Sender<BtpLinkCommand>>,
 }
 
-struct Shell {
+struct Shell<'s> {
+    /// Node records (fabrics, ACL, attributes) are written here as they change.
+    store: &'s mut Store,
+    /// The discriminator the BLE advertisement carries.
+    discriminator: u16,
     clock: LinkClock,
     udp: Option<UdpTransport>,
     ble: Option<BlePeripheral>,
@@ -212,7 +236,7 @@ struct Shell {
     window_open: bool,
 }
 
-impl Shell {
+impl Shell<'_> {
     /// The event loop. Returns on a shutdown signal, or with the error that stopped it.
     async fn serve(
         &mut self,
@@ -358,18 +382,30 @@ impl Shell {
                 info!(?session, ?reason, "session closed");
             }
             NodeEvent::Persist(record) => {
-                // Written by the state store once it is wired in; until then state lives in
-                // memory only.
-                debug!(record = %record.kind, "node state record changed (not persisted)");
+                if let Err(e) = state::save_node_record(self.store, &record) {
+                    // The device keeps working; what changed is lost at the next restart.
+                    error!(record = %record.kind, error = %e, "node state NOT saved");
+                }
             }
             NodeEvent::CommissioningWindowOpened {
                 discriminator,
                 timeout,
-            } => info!(
-                ?discriminator,
-                ?timeout,
-                "commissioning window opened by an administrator"
-            ),
+            } => {
+                info!(
+                    ?discriminator,
+                    ?timeout,
+                    "commissioning window opened by an administrator"
+                );
+                // BLE advertises the configured discriminator; a window with another one is
+                // reachable on the IP network (as the spec expects of a commissioned device).
+                let same = discriminator.is_none_or(|d| d == self.discriminator);
+                if let (Some(ble), true) = (&self.ble, same) {
+                    match ble.open_window().await {
+                        Ok(()) => self.window_open = true,
+                        Err(e) => warn!(error = %e, "could not start advertising"),
+                    }
+                }
+            }
             NodeEvent::FailSafeExpired { reason } => {
                 warn!(?reason, "fail-safe ended: commissioning rolled back");
             }

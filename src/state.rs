@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 
 use crate::attestation::{dev, CredentialsError, DeviceCredentials};
 use crate::config::{Config, Credentials, Salt};
+use crate::fabric::{LoadError, NodeState, Record, RecordKind};
 use crate::rng::Rng;
 use crate::setup_payload::{Discriminator, Passcode};
 use crate::store::{Store, StoreError};
@@ -83,6 +84,12 @@ pub enum StateError {
          credentials issued"
     )]
     CorruptAttestation(String),
+    /// A node record (fabrics, ACL, ...) is intact on disk but does not decode.
+    #[error(
+        "{0} in the state folder; it is left as it is: restore a backup of the folder, or run \
+         `matter-ble factory-reset` to start as a new device (fabrics are then lost)"
+    )]
+    NodeRecord(#[from] LoadError),
 }
 
 /// What the identity record holds.
@@ -234,6 +241,41 @@ pub fn apply_identity(
     Ok(Identity {
         unique_id: stored.unique_id,
     })
+}
+
+/// The node's records (fabrics, ACL, writable attributes) from the state folder; `None` when
+/// none is there (a factory-new device).
+///
+/// # Errors
+/// [`StateError::Store`] (a damaged file), [`StateError::NodeRecord`] (a record that does not
+/// decode): never a silent reset, which would lose the fabrics.
+pub fn load_node_state(store: &Store) -> Result<Option<NodeState>, StateError> {
+    let mut records = Vec::new();
+    for kind in RecordKind::ALL {
+        if let Some(bytes) = store.read(kind.name())? {
+            records.push((kind, bytes));
+        }
+    }
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let state = NodeState::default().load(records.iter().map(|(k, b)| (*k, b.as_slice())))?;
+    debug!(
+        records = records.len(),
+        fabrics = state.fabrics.len(),
+        "node state loaded"
+    );
+    Ok(Some(state))
+}
+
+/// Writes one node record.
+///
+/// # Errors
+/// [`StateError::Store`].
+pub fn save_node_record(store: &mut Store, record: &Record) -> Result<(), StateError> {
+    store.write(record.kind.name(), &record.bytes)?;
+    debug!(record = %record.kind, "node record written");
+    Ok(())
 }
 
 /// The attestation credentials for this run.
@@ -457,6 +499,27 @@ mod tests {
             .expect("write");
         let e = attestation(&mut store, &c2, &mut TestRng::new(4)).expect_err("corrupt");
         assert!(matches!(e, StateError::CorruptAttestation(_)), "{e}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn node_records_round_trip_and_damage_is_reported() {
+        let (dir, mut store) = temp_store("node");
+        assert!(load_node_state(&store).expect("empty").is_none());
+        let mut state = NodeState::default();
+        state.info.node_label = "Kitchen".into();
+        for r in state.take_records() {
+            save_node_record(&mut store, &r).expect("save");
+        }
+        let loaded = load_node_state(&store).expect("load").expect("some");
+        assert_eq!(loaded.info.node_label, "Kitchen");
+        store
+            .write(RecordKind::Acl.name(), b"\x15\x24\x00\x09\x18")
+            .expect("write");
+        let e = load_node_state(&store).expect_err("bad record");
+        assert!(matches!(e, StateError::NodeRecord(_)), "{e}");
+        assert!(e.to_string().contains("acl"), "{e}");
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -64,15 +64,19 @@ impl Sim {
     }
 
     fn with_im_limit(link: Link, seed: u64, im_max_payload: usize) -> Self {
-        let mut node = Node::new(
+        Self::with_config(
+            link,
+            seed,
             NodeConfig {
                 device_info: device_info(),
                 im_max_payload,
                 ..NodeConfig::default()
             },
-            TestRng::new(seed),
-            TestRng::new(seed ^ 0xA5A5),
-        );
+        )
+    }
+
+    fn with_config(link: Link, seed: u64, config: NodeConfig) -> Self {
+        let mut node = Node::new(config, TestRng::new(seed), TestRng::new(seed ^ 0xA5A5));
         let verifier = PaseVerifier::from_passcode(PASSCODE, SALT, ITERATIONS).expect("verifier");
         node.open_commissioning_window(Instant::ZERO, verifier, WINDOW);
         let (device_addr, commissioner_addr) = match link {
@@ -619,4 +623,189 @@ fn device_shutdown_sends_close_session() {
     });
     assert!(ev.is_some(), "commissioner did not see CloseSession");
     assert!(!sim.node.is_commissioning_window_open());
+}
+
+fn node_label() -> AttributePath {
+    AttributePath::concrete(0, 0x0028, 0x0005)
+}
+
+impl Sim {
+    /// Subscribes to NodeLabel with (`floor`, `ceiling`); returns (id, MaxInterval, priming).
+    fn subscribe(&mut self, floor: u16, ceiling: u16) -> (u32, u16, Vec<AttributeReport>) {
+        let now = self.now;
+        self.commissioner()
+            .subscribe(now, &[node_label()], floor, ceiling, false)
+            .expect("subscribe");
+        match self.run_until(Duration::from_secs(60), |e| {
+            matches!(
+                e,
+                CommissionerEvent::SubscriptionEstablished { .. }
+                    | CommissionerEvent::SubscribeFailed(_)
+            )
+        }) {
+            Some(CommissionerEvent::SubscriptionEstablished {
+                id,
+                max_interval,
+                reports,
+            }) => (id, max_interval, reports),
+            other => panic!("subscribe failed: {other:?}"),
+        }
+    }
+
+    fn write_label(&mut self, label: &str) {
+        let now = self.now;
+        self.commissioner()
+            .write(now, node_label(), &TlvValue::Utf8(label.into()))
+            .expect("write");
+        match self.run_until(Duration::from_secs(60), |e| {
+            matches!(
+                e,
+                CommissionerEvent::WriteDone(_) | CommissionerEvent::WriteFailed(_)
+            )
+        }) {
+            Some(CommissionerEvent::WriteDone(st)) => {
+                assert_eq!(st, vec![matter_ble::im::Status::SUCCESS])
+            }
+            other => panic!("write failed: {other:?}"),
+        }
+    }
+
+    /// The next subscription report within `limit`, with its arrival time.
+    fn next_report(&mut self, limit: Duration) -> Option<(Instant, Vec<AttributeReport>)> {
+        match self.run_until(limit, |e| {
+            matches!(e, CommissionerEvent::SubscriptionReport { .. })
+        }) {
+            Some(CommissionerEvent::SubscriptionReport { reports, .. }) => {
+                Some((self.now, reports))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Subscription end to end over simulated UDP without loss: the priming report, a change
+/// report after a write no sooner than MinIntervalFloor, empty keep-alives exactly every
+/// MaxInterval, and nothing more once the session is closed.
+#[test]
+fn udp_subscription_priming_change_keep_alive_and_close() {
+    let mut sim = Sim::udp(50, 0);
+    sim.establish(51);
+    let (_, max_interval, priming) = sim.subscribe(3, 10);
+    assert_eq!(max_interval, 10);
+    assert_eq!(priming.len(), 1);
+    assert_eq!(priming[0].value, Ok(TlvValue::Utf8(String::new())));
+    assert_eq!(sim.node.subscription_count(), 1);
+    let established = sim.now;
+    sim.write_label("Kitchen");
+    let (at, reports) = sim
+        .next_report(Duration::from_secs(30))
+        .expect("change report");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].value, Ok(TlvValue::Utf8("Kitchen".into())));
+    assert_eq!(
+        at,
+        established + Duration::from_secs(3),
+        "held back to MinIntervalFloor"
+    );
+    // Keep-alives: empty, every MaxInterval after the last report.
+    let mut last = at;
+    for _ in 0..3 {
+        let (t, reports) = sim
+            .next_report(Duration::from_secs(30))
+            .expect("keep-alive");
+        assert!(reports.is_empty(), "{reports:?}");
+        assert_eq!(t - last, Duration::from_secs(10));
+        last = t;
+    }
+    // Close the session: the subscription ends with it, no report follows.
+    let now = sim.now;
+    sim.commissioner().close(now);
+    assert!(sim.next_report(Duration::from_secs(60)).is_none());
+    assert_eq!(sim.node.subscription_count(), 0);
+    assert_eq!(sim.node.secure_session_count(), 0);
+}
+
+/// The same over a lossy link (MRP retransmits reports, StatusResponses and the write) and
+/// over BTP: the subscription survives and delivers the change; when the PASE session ends (its
+/// fail-safe expires unarmed), the subscription ends with it.
+#[test]
+fn subscription_survives_loss_and_runs_over_btp() {
+    for (mut sim, seed) in [
+        (Sim::udp(60, 20), 61),
+        (Sim::udp(62, 20), 63),
+        (Sim::btp(64), 65),
+    ] {
+        sim.establish(seed);
+        let (_, _, priming) = sim.subscribe(1, 10);
+        assert_eq!(priming.len(), 1);
+        sim.write_label("Hall");
+        let mut changed = false;
+        let mut reports_seen = 0;
+        // The PASE session's implicit fail-safe (60 s after PASE, as in the CHIP SDK) ends it,
+        // and the subscription with it: stay inside.
+        let end = sim.now + Duration::from_secs(45);
+        while sim.now < end {
+            let Some((_, reports)) = sim.next_report(Duration::from_secs(40)) else {
+                panic!(
+                    "subscription went silent (seed {seed}) at {:?}: device subscriptions {}, sessions {}, events {:?}",
+                    sim.now,
+                    sim.node.subscription_count(),
+                    sim.node.secure_session_count(),
+                    sim.node_events
+                );
+            };
+            reports_seen += 1;
+            if reports
+                .iter()
+                .any(|r| r.value == Ok(TlvValue::Utf8("Hall".into())))
+            {
+                changed = true;
+            }
+        }
+        assert!(changed, "change report never arrived (seed {seed})");
+        assert_eq!(sim.node.subscription_count(), 1);
+        // Keep-alives until the fail-safe ends the session, then silence.
+        let mut n = 0;
+        while sim.next_report(Duration::from_secs(30)).is_some() {
+            n += 1;
+            assert!(n < 10, "reports after the session should have ended");
+        }
+        assert_eq!(sim.node.secure_session_count(), 0);
+        assert_eq!(sim.node.subscription_count(), 0);
+        assert!(reports_seen >= 4, "{reports_seen} reports in 45 s");
+    }
+}
+
+/// A full IM exchange table answers a new request with StatusResponse BUSY; subscriptions are
+/// counted apart and still served.
+#[test]
+fn full_im_table_answers_busy() {
+    let mut sim = Sim::with_config(
+        Link::Udp {
+            loss: 0,
+            rng: TestRng::new(70),
+        },
+        70,
+        NodeConfig {
+            device_info: device_info(),
+            max_im_exchanges: 0,
+            ..NodeConfig::default()
+        },
+    );
+    sim.establish(71);
+    let now = sim.now;
+    sim.commissioner()
+        .read(now, &vendor_and_product())
+        .expect("read");
+    match sim.run_until(Duration::from_secs(10), |e| {
+        matches!(
+            e,
+            CommissionerEvent::ReadDone { .. } | CommissionerEvent::ReadFailed(_)
+        )
+    }) {
+        Some(CommissionerEvent::ReadFailed(why)) => assert!(why.contains("BUSY"), "{why}"),
+        other => panic!("expected BUSY, got {other:?}"),
+    }
+    let (_, _, priming) = sim.subscribe(0, 10);
+    assert_eq!(priming.len(), 1);
 }

@@ -10,7 +10,12 @@
 //! connected; from connected: → BTP established (GATT discovery included), → PASE established,
 //! → first encrypted response, → read done); logs go to stderr (`RUST_LOG`).
 //!
-//! Exit status: 0 read done; 3 PASE failed; 4 PASE worked, the read failed; 5 no device with
+//! `--drop-mid-pase` makes it a misbehaving central for the device's tests: it sends Pake1, waits
+//! for the device's Pake2 and then drops the link instead of sending Pake3 (exit 0 when it got
+//! that far). The advertisement as received (service data bytes, discriminator, vendor and
+//! product id, local name) goes into the JSON too, so a test can check what BlueZ delivered.
+//!
+//! Exit status: 0 read done (or dropped as asked); 3 PASE failed; 4 PASE worked, the read failed; 5 no device with
 //! that discriminator was found; 6 connecting, GATT discovery or BTP failed; 1 other errors;
 //! 2 bad command line.
 
@@ -35,6 +40,7 @@ use matter_ble::ble::LinkClock;
 use matter_ble::btp::{BtpConfig, BtpEngine, BtpEvent, SendError};
 use matter_ble::commissioner::{Commissioner, CommissionerEvent};
 use matter_ble::im::AttributePath;
+use matter_ble::message::{Message, Packet, SecureChannelOpcode};
 use matter_ble::node::{BleLinkId, PeerAddr};
 use matter_ble::rng::OsRng;
 use matter_ble::time::Instant;
@@ -63,6 +69,10 @@ struct Args {
     /// Seconds allowed for the whole run (scan, connect, BTP, PASE, read).
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// Drop the link in the middle of PASE (after the device's Pake2, before Pake3) and exit:
+    /// tests that the device recovers for the next central.
+    #[arg(long)]
+    drop_mid_pase: bool,
 }
 
 /// Basic Information (cluster 0x0028) on endpoint 0: VendorName (0x0001), ProductID (0x0004).
@@ -104,6 +114,11 @@ struct Report {
     pase_ok: bool,
     vendor_name: Option<String>,
     product_id: Option<u64>,
+    /// The 0xFFF6 service data as BlueZ delivered it, and what it says.
+    adv_service_data: Option<Vec<u8>>,
+    adv_local_name: Option<String>,
+    /// `--drop-mid-pase`: the link was dropped after Pake2 arrived.
+    dropped_mid_pase: bool,
     error: Option<String>,
 }
 
@@ -185,9 +200,11 @@ async fn run(args: &Args, report: &mut Report) -> Result<(), Failure> {
     );
 
     let t_scan = WallInstant::now();
-    let peripheral = scan(&adapter, args.discriminator)
+    let (peripheral, service_data, local_name) = scan(&adapter, args.discriminator)
         .await
         .exit(Exit::NotFound)?;
+    report.adv_service_data = Some(service_data);
+    report.adv_local_name = local_name;
     report.device = Some(peripheral.address().to_string());
     let t_found = WallInstant::now();
     report.scan_ms = Some(ms(t_scan, t_found));
@@ -245,18 +262,18 @@ fn advertised_discriminator(service_data: &[u8]) -> Option<u16> {
     }
 }
 
-async fn matches(p: &Peripheral, discriminator: u16) -> bool {
-    let Ok(Some(props)) = p.properties().await else {
-        return false;
-    };
-    props
-        .service_data
-        .get(&MATTER_SERVICE_UUID)
-        .and_then(|d| advertised_discriminator(d))
-        .is_some_and(|d| d == discriminator)
+/// The advertisement of `p` if it is a commissionable Matter one with this discriminator:
+/// (0xFFF6 service data, local name).
+async fn matches(p: &Peripheral, discriminator: u16) -> Option<(Vec<u8>, Option<String>)> {
+    let props = p.properties().await.ok()??;
+    let data = props.service_data.get(&MATTER_SERVICE_UUID)?;
+    (advertised_discriminator(data)? == discriminator).then(|| (data.clone(), props.local_name))
 }
 
-async fn scan(adapter: &Adapter, discriminator: u16) -> Result<Peripheral> {
+async fn scan(
+    adapter: &Adapter,
+    discriminator: u16,
+) -> Result<(Peripheral, Vec<u8>, Option<String>)> {
     let mut events = adapter
         .events()
         .await
@@ -281,14 +298,14 @@ async fn scan(adapter: &Adapter, discriminator: u16) -> Result<Peripheral> {
         let Ok(p) = adapter.peripheral(&id).await else {
             continue;
         };
-        if matches(&p, discriminator).await {
-            break p;
+        if let Some((data, name)) = matches(&p, discriminator).await {
+            break (p, data, name);
         }
     };
     if let Err(e) = adapter.stop_scan().await {
         debug!(error = %e, "stop scan");
     }
-    info!(device = %found.address(), "found the device");
+    info!(device = %found.0.address(), "found the device");
     Ok(found)
 }
 
@@ -350,6 +367,8 @@ async fn drive(
     let mut subscribed = false;
     let mut t_pase_start = None;
     let mut t_read_start = None;
+    // --drop-mid-pase: set once Pake1 went to BTP; the next Pake2 then ends the run.
+    let mut pake1_sent = false;
     let mut buf = Vec::new();
     let peer = PeerAddr::Ble(BleLinkId(0));
     let paths = [
@@ -405,6 +424,16 @@ async fn drive(
                     if report.pase_ok && report.connect_to_first_encrypted_ms.is_none() {
                         report.connect_to_first_encrypted_ms =
                             Some(ms(t_connect, WallInstant::now()));
+                    }
+                    if args.drop_mid_pase
+                        && pake1_sent
+                        && unsecured_opcode(&sdu) == Some(SecureChannelOpcode::PASE_PAKE2)
+                    {
+                        // Pake3 is never sent: the device is left waiting in the middle of
+                        // PASE, and run() disconnects.
+                        info!("Pake2 received: dropping the link in the middle of PASE, as asked");
+                        report.dropped_mid_pase = true;
+                        return Ok(());
                     }
                     if let Some(c) = commissioner.as_mut() {
                         c.handle_datagram(now, &sdu);
@@ -494,8 +523,12 @@ async fn drive(
         // SDUs into BTP, keeping order; Busy leaves the rest for later.
         let mut queued = false;
         while let Some(sdu) = to_device.pop_front() {
+            let is_pake1 = unsecured_opcode(&sdu) == Some(SecureChannelOpcode::PASE_PAKE1);
             match btp.send_sdu(now, sdu.clone()) {
-                Ok(()) => queued = true,
+                Ok(()) => {
+                    queued = true;
+                    pake1_sent |= is_pake1;
+                }
                 Err(SendError::Busy) => {
                     to_device.push_front(sdu);
                     break;
@@ -535,6 +568,19 @@ async fn drive(
             }
         }
     }
+}
+
+/// The secure channel opcode of a message of the unsecured session (PASE runs there), `None`
+/// for anything else or anything that does not decode.
+fn unsecured_opcode(datagram: &[u8]) -> Option<SecureChannelOpcode> {
+    let packet = Packet::decode(datagram).ok()?;
+    if packet.header.session_id != 0 {
+        return None;
+    }
+    Message::decode_plain(&packet)
+        .ok()?
+        .payload_header
+        .secure_channel_opcode()
 }
 
 fn fire(btp: &mut BtpEngine, commissioner: Option<&mut Commissioner<OsRng>>, now: Instant) {
@@ -629,6 +675,15 @@ impl Report {
             "product_id",
             self.product_id.map_or("null".into(), |v| v.to_string()),
         ));
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        fields.push((
+            "adv_service_data",
+            self.adv_service_data
+                .as_deref()
+                .map_or("null".into(), |d| json_str(&hex(d))),
+        ));
+        fields.push(("adv_local_name", opt_str(&self.adv_local_name)));
+        fields.push(("dropped_mid_pase", self.dropped_mid_pase.to_string()));
         fields.push(("error", opt_str(&self.error)));
         fields.push(("ok", (exit == Exit::Ok).to_string()));
         fields.push(("exit_code", (exit as u8).to_string()));
@@ -674,6 +729,57 @@ mod tests {
         assert_eq!(advertised_discriminator(&[0x01, 0x00, 0x0F]), None);
         assert_eq!(advertised_discriminator(&[0x00, 0x00]), None);
         assert_eq!(advertised_discriminator(&[]), None);
+    }
+
+    fn plain_message(session_id: u16, opcode: SecureChannelOpcode) -> Vec<u8> {
+        use matter_ble::message::{PacketHeader, PayloadHeader, ProtocolId};
+        let msg = Message {
+            packet_header: PacketHeader {
+                session_id,
+                ..PacketHeader::unsecured(7)
+            },
+            payload_header: PayloadHeader {
+                exchange_id: 1,
+                protocol_id: ProtocolId::SECURE_CHANNEL,
+                protocol_vendor_id: None,
+                opcode: opcode.into(),
+                initiator: true,
+                needs_ack: false,
+                acked_counter: None,
+            },
+            payload: vec![0x15, 0x18],
+        };
+        let mut out = Vec::new();
+        msg.encode_plain(&mut out);
+        out
+    }
+
+    #[test]
+    fn drop_mid_pase_recognises_pake_messages() {
+        let pake1 = plain_message(0, SecureChannelOpcode::PASE_PAKE1);
+        let pake2 = plain_message(0, SecureChannelOpcode::PASE_PAKE2);
+        assert_eq!(
+            unsecured_opcode(&pake1),
+            Some(SecureChannelOpcode::PASE_PAKE1)
+        );
+        assert_eq!(
+            unsecured_opcode(&pake2),
+            Some(SecureChannelOpcode::PASE_PAKE2)
+        );
+        // Golden start of an unsecured message: flags 0x00, session 0, security flags 0x00,
+        // counter 7 LE, then exchange flags (I), opcode 0x23, exchange 1, protocol 0.
+        assert_eq!(
+            &pake2[..12],
+            &[0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x01, 0x23, 0x01, 0x00]
+        );
+        // A secure session's message is encrypted: its bytes say nothing about PASE.
+        assert_eq!(
+            unsecured_opcode(&plain_message(5, SecureChannelOpcode::PASE_PAKE2)),
+            None
+        );
+        // Truncated or empty input.
+        assert_eq!(unsecured_opcode(&pake2[..9]), None);
+        assert_eq!(unsecured_opcode(&[]), None);
     }
 
     #[test]

@@ -1,18 +1,19 @@
 //! The Interaction Model state of one exchange, on the responder side (Matter 1.3 §8.2–§8.8):
 //! which request it is serving, chunks still to send, and a pending timed interaction.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use tracing::{debug, warn};
 
+use super::messages::CommandData;
 use super::messages::{
     write_status_ib, InvokeRequest, ReadRequest, StatusResponse, TimedRequest, WriteRequest,
 };
 use super::model::{
     DataModel, InvokeContext, InvokeResult, ReadScope, SessionContext, WriteContext,
 };
-use super::path::CommandPath;
-use super::report::Report;
+use super::path::{AttributePath, CommandPath, ConcreteAttributePath};
+use super::report::{Report, MIN_PAYLOAD};
 use super::{ImError, Opcode, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
 use crate::time::{Duration, Instant};
 use crate::tlv::{Tag, TlvError, TlvReader, TlvWriter, Value};
@@ -38,13 +39,16 @@ pub struct ImMessage {
 /// MoreChunkedMessages and waits for the peer's StatusResponse), WriteRequest -> WriteResponse,
 /// InvokeRequest -> InvokeResponse, TimedRequest -> StatusResponse then the timed Write/Invoke.
 /// Malformed or unexpected messages get a StatusResponse (INVALID_ACTION unless the spec names
-/// another status) and end the exchange. SubscribeRequest is answered with a StatusResponse
-/// INVALID_ACTION: subscriptions are not implemented.
+/// another status) and end the exchange. A SubscribeRequest that opens an exchange belongs to
+/// [`super::SubscriptionManager`] (the node routes it there); one reaching an `ImExchange` is
+/// answered with a StatusResponse INVALID_ACTION.
 #[derive(Debug)]
 pub struct ImExchange {
     max_payload: usize,
     state: State,
     out: VecDeque<ImMessage>,
+    /// Attributes written in this interaction (over all chunks).
+    written: BTreeSet<ConcreteAttributePath>,
 }
 
 #[derive(Debug)]
@@ -57,12 +61,18 @@ enum State {
     },
     /// A chunk was sent; waiting for the peer's StatusResponse before the next.
     Reporting(Report),
+    /// An InvokeResponse chunk was sent; the rest waits for the peer's StatusResponse.
+    InvokeChunks(VecDeque<Vec<u8>>),
+    /// A WriteResponse to a chunk was sent; the next WriteRequest chunk is awaited.
+    WriteChunks {
+        timed: bool,
+    },
     Done,
 }
 
-/// Largest number of paths in one InvokeRequest we accept; matches the MaxPathsPerInvoke of
-/// [`super::clusters::DeviceInfo::default`] (Matter 1.3 §8.8.2: more is INVALID_ACTION).
-const MAX_PATHS_PER_INVOKE: usize = 1;
+/// Bytes of an InvokeResponse around its IBs: structure, SuppressResponse, array start and end,
+/// MoreChunkedMessages, revision, end.
+const INVOKE_FRAME: usize = 1 + 2 + 2 + 1 + 2 + 3 + 1;
 
 impl ImExchange {
     /// A responder exchange whose outgoing messages carry at most `max_payload` bytes of IM
@@ -73,6 +83,7 @@ impl ImExchange {
             max_payload,
             state: State::Idle,
             out: VecDeque::new(),
+            written: BTreeSet::new(),
         }
     }
 
@@ -100,6 +111,17 @@ impl ImExchange {
             }
             State::Reporting(report) => {
                 self.on_chunk_status(now, model, session, opcode, payload, report)
+            }
+            State::InvokeChunks(ibs) => self.on_invoke_chunk_status(opcode, payload, ibs),
+            State::WriteChunks { timed } => {
+                if opcode == Opcode::WRITE_REQUEST {
+                    self.on_write(now, model, session, payload, timed)
+                } else {
+                    Err(ImError::Refused {
+                        what: "expected the next WriteRequest chunk",
+                        status: Status::INVALID_ACTION,
+                    })
+                }
             }
             State::Idle => self.on_request(now, model, session, opcode, payload, false),
             State::Timed { deadline } => {
@@ -149,15 +171,12 @@ impl ImExchange {
         match opcode {
             Opcode::READ_REQUEST => {
                 let req = ReadRequest::parse(payload)?;
-                if req.attribute_requests.is_empty() && !req.has_event_requests {
+                if req.attribute_requests.is_empty() && req.event_requests.is_empty() {
                     // §8.4.3.2: a read with no paths at all is refused.
                     return Err(ImError::Refused {
                         what: "ReadRequest without paths",
                         status: Status::INVALID_ACTION,
                     });
-                }
-                if req.has_event_requests {
-                    debug!("event paths in ReadRequest ignored: no events are supported");
                 }
                 let scope = ReadScope {
                     state: session.state,
@@ -170,7 +189,8 @@ impl ImExchange {
                     &scope,
                     &req.attribute_requests,
                     &req.data_version_filters,
-                )?;
+                )?
+                .with_event_paths(model, &req.event_requests);
                 self.send_chunk(model, &scope, report);
                 Ok(())
             }
@@ -186,7 +206,7 @@ impl ImExchange {
                 Ok(())
             }
             Opcode::SUBSCRIBE_REQUEST => Err(ImError::Refused {
-                what: "SubscribeRequest (subscriptions not supported)",
+                what: "SubscribeRequest inside another interaction",
                 status: Status::INVALID_ACTION,
             }),
             _ => Err(ImError::Refused {
@@ -228,6 +248,27 @@ impl ImExchange {
         Ok(())
     }
 
+    fn on_invoke_chunk_status(
+        &mut self,
+        opcode: Opcode,
+        payload: &[u8],
+        ibs: VecDeque<Vec<u8>>,
+    ) -> Result<(), ImError> {
+        if opcode != Opcode::STATUS_RESPONSE {
+            return Err(ImError::Refused {
+                what: "expected StatusResponse between InvokeResponse chunks",
+                status: Status::INVALID_ACTION,
+            });
+        }
+        if StatusResponse::parse(payload)?.status != Status::SUCCESS {
+            debug!("invoke response aborted by peer");
+            self.state = State::Done;
+            return Ok(());
+        }
+        self.send_invoke_chunk(ibs);
+        Ok(())
+    }
+
     fn send_chunk(&mut self, model: &DataModel, scope: &ReadScope<'_>, mut report: Report) {
         let (payload, more) = report.next_chunk(model, scope, self.max_payload);
         self.out.push_back(ImMessage {
@@ -257,101 +298,85 @@ impl ImExchange {
                 status: Status::TIMED_REQUEST_MISMATCH,
             });
         }
-        if req.invoke_requests.is_empty() || req.invoke_requests.len() > MAX_PATHS_PER_INVOKE {
-            return Err(ImError::Refused {
-                what: "number of invoke paths",
-                status: Status::INVALID_ACTION,
-            });
-        }
-        let mut buf = Vec::new();
-        let mut w = TlvWriter::new(&mut buf);
-        let mut body = || -> Result<(), TlvError> {
-            w.start_struct(Tag::Anonymous)?;
-            w.bool(Tag::Context(0), false)?;
-            w.start_array(Tag::Context(1))?;
-            for cmd in &req.invoke_requests {
-                let (Some(endpoint), Some(cluster), Some(command)) =
-                    (cmd.path.endpoint, cmd.path.cluster, cmd.path.command)
-                else {
-                    // Wildcards are for group commands only, which we do not receive.
+        let scope = ReadScope {
+            state: session.state,
+            subject: session.subject,
+            fabric_filtered: false,
+            now,
+        };
+        validate_invoke_paths(&req, model.max_paths_per_invoke(&scope))?;
+        // One InvokeResponseIB per command, in request order, each encoded on its own so the
+        // response can be split between messages at IB boundaries.
+        let mut ibs = VecDeque::new();
+        for cmd in &req.invoke_requests {
+            let ib = invoke_one(now, model, session, timed, cmd);
+            let ib = if ib.len() + INVOKE_FRAME > self.max_payload.max(MIN_PAYLOAD) {
+                // A response no message can carry (§8.8.4: the path gets a status instead).
+                warn!(path = ?cmd.path, len = ib.len(), "command response too large");
+                encode_ib(|w| {
                     write_command_status(
-                        &mut w,
+                        w,
                         &cmd.path,
-                        Status::INVALID_ACTION,
+                        Status::RESOURCE_EXHAUSTED,
                         None,
                         cmd.command_ref,
-                    )?;
-                    continue;
-                };
-                let mut ctx = InvokeContext {
-                    endpoint,
-                    now,
-                    timed,
-                    subject: session.subject,
-                    state: &mut *session.state,
-                    rng: &mut *session.rng,
-                    attestation_challenge: session.attestation_challenge,
-                };
-                let result = model.invoke(&mut ctx, cluster, command, cmd.fields);
-                debug!(endpoint, cluster, command, ?result, "invoke");
-                match result {
-                    InvokeResult::Status(s) => {
-                        write_command_status(&mut w, &cmd.path, s, None, cmd.command_ref)?
-                    }
-                    InvokeResult::ClusterStatus(s, cs) => {
-                        write_command_status(&mut w, &cmd.path, s, Some(cs), cmd.command_ref)?
-                    }
-                    InvokeResult::Response {
-                        command: rsp,
-                        fields,
-                    } => {
-                        let path = CommandPath {
-                            command: Some(rsp),
-                            ..cmd.path
-                        };
-                        match TlvReader::new(&fields).read_struct() {
-                            Ok(f) => {
-                                // InvokeResponseIB {0: CommandDataIB {0: path, 1: fields, [2: ref]}}
-                                w.start_struct(Tag::Anonymous)?;
-                                w.start_struct(Tag::Context(0))?;
-                                path.write(&mut w, Tag::Context(0))?;
-                                w.value(Tag::Context(1), &Value::Struct(f))?;
-                                if let Some(r) = cmd.command_ref {
-                                    w.u16(Tag::Context(2), r)?;
-                                }
-                                w.end_container()?;
-                                w.end_container()?;
-                            }
-                            Err(e) => {
-                                warn!(error = %e, "cluster produced malformed response fields");
-                                write_command_status(
-                                    &mut w,
-                                    &cmd.path,
-                                    Status::FAILURE,
-                                    None,
-                                    cmd.command_ref,
-                                )?;
-                            }
-                        }
-                    }
-                }
-            }
-            w.end_container()?;
-            w.u8(Tag::Context(IM_REVISION_TAG), INTERACTION_MODEL_REVISION)?;
-            w.end_container()
-        };
-        // Only unbalanced containers can fail an unlimited writer; `body` balances them.
-        let _ = body();
-        if !req.suppress_response {
-            self.out.push_back(ImMessage {
-                opcode: Opcode::INVOKE_RESPONSE,
-                payload: buf,
-            });
+                    )
+                })
+            } else {
+                ib
+            };
+            ibs.push_back(ib);
         }
-        self.state = State::Done;
+        if req.suppress_response {
+            // §8.8.2: no InvokeResponse at all; the exchange ends.
+            debug!("InvokeRequest with SuppressResponse: no response");
+            self.state = State::Done;
+            return Ok(());
+        }
+        self.send_invoke_chunk(ibs);
         Ok(())
     }
 
+    /// Sends as many InvokeResponseIBs as fit one message; with more left, MoreChunkedMessages
+    /// is set and the client's StatusResponse asks for the next (§8.8.3.4).
+    fn send_invoke_chunk(&mut self, mut ibs: VecDeque<Vec<u8>>) {
+        let limit = self.max_payload.max(MIN_PAYLOAD);
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(ib) = ibs.front() {
+            if !body.is_empty() && body.len() + ib.len() + INVOKE_FRAME > limit {
+                break;
+            }
+            if let Some(ib) = ibs.pop_front() {
+                body.extend_from_slice(&ib);
+            }
+        }
+        let more = !ibs.is_empty();
+        // {0: SuppressResponse false, 1: [IBs], [2: MoreChunkedMessages], 0xFF: revision}
+        let mut payload = Vec::with_capacity(body.len() + INVOKE_FRAME);
+        payload.extend_from_slice(&[0x15, 0x28, 0x00, 0x36, 0x01]);
+        payload.extend_from_slice(&body);
+        payload.push(0x18);
+        if more {
+            payload.extend_from_slice(&[0x29, 0x02]);
+        }
+        payload.extend_from_slice(&[0x24, IM_REVISION_TAG, INTERACTION_MODEL_REVISION, 0x18]);
+        debug!(len = payload.len(), more, "InvokeResponse");
+        self.out.push_back(ImMessage {
+            opcode: Opcode::INVOKE_RESPONSE,
+            payload,
+        });
+        self.state = if more {
+            State::InvokeChunks(ibs)
+        } else {
+            State::Done
+        };
+    }
+
+    /// A WriteRequest, or one chunk of a chunked write (Matter 1.3 §8.7.3.2: with
+    /// MoreChunkedMessages the WriteResponse asks for the next chunk on the same exchange). A
+    /// list attribute written whole arrives as a replace-all (no ListIndex, an array) followed by
+    /// items appended with ListIndex null, in the same or later chunks, as the CHIP SDK splits
+    /// it (§10.6.4.3.1).
     fn on_write(
         &mut self,
         now: Instant,
@@ -365,14 +390,6 @@ impl ImExchange {
             return Err(ImError::Refused {
                 what: "WriteRequest TimedRequest flag mismatch",
                 status: Status::TIMED_REQUEST_MISMATCH,
-            });
-        }
-        if req.more_chunked_messages {
-            // Chunked writes carry list attributes too large for one message; none of our
-            // writable attributes is a list.
-            return Err(ImError::Refused {
-                what: "chunked WriteRequest",
-                status: Status::INVALID_ACTION,
             });
         }
         let mut buf = Vec::new();
@@ -393,6 +410,9 @@ impl ImExchange {
                         model.write_attribute(&mut ctx, p, d.data_version, &d.data)
                     }
                     (Some(p), Some(None)) => {
+                        // The DataVersion of a list written in this interaction has moved with
+                        // its own replace-all; the check belongs to that first write.
+                        let version = d.data_version.filter(|_| !self.written.contains(&p));
                         let mut ctx = WriteContext {
                             endpoint: p.endpoint,
                             state: &mut *session.state,
@@ -400,17 +420,24 @@ impl ImExchange {
                             now,
                             timed,
                         };
-                        model.append_attribute(&mut ctx, p, d.data_version, &d.data)
+                        model.append_attribute(&mut ctx, p, version, &d.data)
                     }
-                    // Wildcard writes are for groups; writes to one list item by index are
-                    // not in Matter 1.3 (§10.6.4.3.1 allows only null, i.e. append).
+                    // Wildcard writes are for groups; ListIndex values other than null are
+                    // reserved (§10.6.2).
                     _ => Status::INVALID_ACTION,
                 };
+                if let (Some(p), Status::SUCCESS) = (d.path.as_concrete(), status) {
+                    self.written.insert(p);
+                }
                 debug!(path = ?d.path, ?status, "write");
-                // AttributeStatusIB {0: path, 1: StatusIB}
+                // AttributeStatusIB {0: path, 1: StatusIB}; an append keeps its ListIndex null.
                 w.start_struct(Tag::Anonymous)?;
                 match d.path.as_concrete() {
-                    Some(p) => p.write(&mut w, Tag::Context(0))?,
+                    Some(p) => AttributePath {
+                        list_index: d.path.list_index,
+                        ..AttributePath::from(p)
+                    }
+                    .write(&mut w, Tag::Context(0))?,
                     None => d.path.write(&mut w, Tag::Context(0))?,
                 }
                 write_status_ib(&mut w, Tag::Context(1), status, None)?;
@@ -421,6 +448,17 @@ impl ImExchange {
             w.end_container()
         };
         let _ = body();
+        if req.more_chunked_messages {
+            // Every chunk but the last is answered, SuppressResponse or not: the response is
+            // what asks for the next chunk.
+            debug!(paths = req.write_requests.len(), "write chunk; more follow");
+            self.out.push_back(ImMessage {
+                opcode: Opcode::WRITE_RESPONSE,
+                payload: buf,
+            });
+            self.state = State::WriteChunks { timed };
+            return Ok(());
+        }
         if !req.suppress_response {
             self.out.push_back(ImMessage {
                 opcode: Opcode::WRITE_RESPONSE,
@@ -456,4 +494,114 @@ fn write_command_status(
     }
     w.end_container()?;
     w.end_container()
+}
+
+/// The checks of Matter 1.3 §8.8.2 (Invoke Request Action) on the paths of an InvokeRequest,
+/// which refuse the whole message with INVALID_ACTION: no paths, more than MaxPathsPerInvoke,
+/// and, with more than one path, a missing or repeated CommandRef or a repeated path (the CHIP
+/// SDK's `ValidateInvokeRequestMessageAndBuildRegistry` applies the same rules).
+fn validate_invoke_paths(req: &InvokeRequest<'_>, max_paths: u16) -> Result<(), ImError> {
+    let refuse = |what| ImError::Refused {
+        what,
+        status: Status::INVALID_ACTION,
+    };
+    let n = req.invoke_requests.len();
+    if n == 0 {
+        return Err(refuse("InvokeRequest without paths"));
+    }
+    if n > usize::from(max_paths.max(1)) {
+        return Err(refuse("more paths than MaxPathsPerInvoke"));
+    }
+    if n == 1 {
+        return Ok(());
+    }
+    let mut refs = std::collections::BTreeSet::new();
+    let mut paths = std::collections::BTreeSet::new();
+    for c in &req.invoke_requests {
+        let Some(r) = c.command_ref else {
+            return Err(refuse("CommandRef missing in a multi-path InvokeRequest"));
+        };
+        if !refs.insert(r) {
+            return Err(refuse("CommandRef repeated"));
+        }
+        if !paths.insert((c.path.endpoint, c.path.cluster, c.path.command)) {
+            return Err(refuse("command path repeated"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one command and encodes its InvokeResponseIB.
+fn invoke_one(
+    now: Instant,
+    model: &mut DataModel,
+    session: &mut SessionContext<'_>,
+    timed: bool,
+    cmd: &CommandData<'_>,
+) -> Vec<u8> {
+    let (Some(endpoint), Some(cluster), Some(command)) =
+        (cmd.path.endpoint, cmd.path.cluster, cmd.path.command)
+    else {
+        // Wildcards are for group commands only, which we do not receive.
+        return encode_ib(|w| {
+            write_command_status(w, &cmd.path, Status::INVALID_ACTION, None, cmd.command_ref)
+        });
+    };
+    let mut ctx = InvokeContext {
+        endpoint,
+        now,
+        timed,
+        subject: session.subject,
+        state: &mut *session.state,
+        rng: &mut *session.rng,
+        attestation_challenge: session.attestation_challenge,
+    };
+    let result = model.invoke(&mut ctx, cluster, command, cmd.fields);
+    debug!(endpoint, cluster, command, ?result, "invoke");
+    match result {
+        InvokeResult::Status(s) => {
+            encode_ib(|w| write_command_status(w, &cmd.path, s, None, cmd.command_ref))
+        }
+        InvokeResult::ClusterStatus(s, cs) => {
+            encode_ib(|w| write_command_status(w, &cmd.path, s, Some(cs), cmd.command_ref))
+        }
+        InvokeResult::Response {
+            command: rsp,
+            fields,
+        } => {
+            let path = CommandPath {
+                command: Some(rsp),
+                ..cmd.path
+            };
+            match TlvReader::new(&fields).read_struct() {
+                Ok(f) => encode_ib(|w| {
+                    // InvokeResponseIB {0: CommandDataIB {0: path, 1: fields, [2: ref]}}
+                    w.start_struct(Tag::Anonymous)?;
+                    w.start_struct(Tag::Context(0))?;
+                    path.write(w, Tag::Context(0))?;
+                    w.value(Tag::Context(1), &Value::Struct(f))?;
+                    if let Some(r) = cmd.command_ref {
+                        w.u16(Tag::Context(2), r)?;
+                    }
+                    w.end_container()?;
+                    w.end_container()
+                }),
+                Err(e) => {
+                    warn!(error = %e, "cluster produced malformed response fields");
+                    encode_ib(|w| {
+                        write_command_status(w, &cmd.path, Status::FAILURE, None, cmd.command_ref)
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Encodes one anonymous element with an unlimited writer (which fails only on unbalanced
+/// containers, and the callers balance them).
+fn encode_ib(f: impl FnOnce(&mut TlvWriter<'_>) -> Result<(), TlvError>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut w = TlvWriter::new(&mut buf);
+    let _ = f(&mut w);
+    buf
 }

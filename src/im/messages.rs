@@ -11,8 +11,8 @@ use crate::tlv::{Container, Tag, TlvError, TlvReader, TlvWriter, Value};
 pub struct ReadRequest {
     /// AttributeRequests (tag 0).
     pub attribute_requests: Vec<AttributePath>,
-    /// True if EventRequests (tag 1) was present and non-empty (events are not supported).
-    pub has_event_requests: bool,
+    /// EventRequests (tag 1); this device has no events, so they only get statuses.
+    pub event_requests: Vec<EventPath>,
     /// FabricFiltered (tag 3).
     pub fabric_filtered: bool,
     /// DataVersionFilters (tag 4): (endpoint, cluster, data version).
@@ -30,29 +30,12 @@ impl ReadRequest {
 
     fn parse_tlv(payload: &[u8]) -> Result<Self, TlvError> {
         let s = TlvReader::new(payload).read_struct()?;
-        let mut attribute_requests = Vec::new();
-        if let Some(a) = s.opt_array(0)? {
-            for p in a.iter() {
-                let p = p?;
-                let list = p.value.decode::<Container<'_>>()?;
-                attribute_requests.push(AttributePath::parse(&list)?);
-            }
-        }
-        let has_event_requests = s.opt_array(1)?.is_some_and(|a| !a.is_empty());
-        let mut data_version_filters = Vec::new();
-        if let Some(a) = s.opt_array(4)? {
-            for f in a.iter() {
-                let f = f?.value.decode::<Container<'_>>()?;
-                let path = f.list(0)?;
-                data_version_filters.push((path.u16(1)?, path.u32(2)?, f.u32(1)?));
-            }
-        }
         Ok(Self {
-            attribute_requests,
-            has_event_requests,
+            attribute_requests: parse_attribute_paths(s.opt_array(0)?)?,
+            event_requests: parse_event_paths(s.opt_array(1)?)?,
             // Required by the spec, but the CHIP SDK tolerates its absence; so do we.
             fabric_filtered: s.opt_bool(3)?.unwrap_or(false),
-            data_version_filters,
+            data_version_filters: parse_data_version_filters(s.opt_array(4)?)?,
         })
     }
 
@@ -68,19 +51,14 @@ impl ReadRequest {
                 p.write(&mut w, Tag::Anonymous)?;
             }
             w.end_container()?;
-            if !self.data_version_filters.is_empty() {
-                w.start_array(Tag::Context(4))?;
-                for &(e, c, v) in &self.data_version_filters {
-                    w.start_struct(Tag::Anonymous)?;
-                    w.start_list(Tag::Context(0))?;
-                    w.u16(Tag::Context(1), e)?;
-                    w.u32(Tag::Context(2), c)?;
-                    w.end_container()?;
-                    w.u32(Tag::Context(1), v)?;
-                    w.end_container()?;
+            if !self.event_requests.is_empty() {
+                w.start_array(Tag::Context(1))?;
+                for p in &self.event_requests {
+                    p.write(&mut w, Tag::Anonymous)?;
                 }
                 w.end_container()?;
             }
+            write_data_version_filters(&mut w, 4, &self.data_version_filters)?;
             w.bool(Tag::Context(3), self.fabric_filtered)?;
             w.u8(Tag::Context(IM_REVISION_TAG), INTERACTION_MODEL_REVISION)?;
             w.end_container()
@@ -260,4 +238,233 @@ pub(crate) fn write_status_ib(
         w.u8(Tag::Context(1), cs)?;
     }
     w.end_container()
+}
+
+/// An EventPathIB (Matter 1.3 §10.6.8, a list `{0: node, 1: endpoint, 2: cluster, 3: event,
+/// 4: is urgent}`); an absent field is a wildcard. This device has no events, so these paths
+/// only ever get statuses (see `report.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventPath {
+    /// Node (tag 0).
+    pub node: Option<u64>,
+    /// Endpoint (tag 1).
+    pub endpoint: Option<u16>,
+    /// Cluster (tag 2).
+    pub cluster: Option<u32>,
+    /// Event (tag 3).
+    pub event: Option<u32>,
+    /// IsUrgent (tag 4).
+    pub is_urgent: bool,
+}
+
+impl EventPath {
+    /// Parses an EventPathIB.
+    ///
+    /// # Errors
+    /// A TLV error.
+    pub fn parse(c: &Container<'_>) -> Result<Self, TlvError> {
+        Ok(Self {
+            node: c.opt_u64(0)?,
+            endpoint: c.opt_u16(1)?,
+            cluster: c.opt_u32(2)?,
+            event: c.opt_u32(3)?,
+            is_urgent: c.opt_bool(4)?.unwrap_or(false),
+        })
+    }
+
+    /// Writes the path under `tag`, omitting wildcard fields and a false IsUrgent.
+    ///
+    /// # Errors
+    /// [`TlvError::BufferFull`] from a limited writer.
+    pub fn write(&self, w: &mut TlvWriter<'_>, tag: Tag) -> Result<(), TlvError> {
+        w.start_list(tag)?;
+        if let Some(n) = self.node {
+            w.u64(Tag::Context(0), n)?;
+        }
+        if let Some(e) = self.endpoint {
+            w.u16(Tag::Context(1), e)?;
+        }
+        if let Some(c) = self.cluster {
+            w.u32(Tag::Context(2), c)?;
+        }
+        if let Some(e) = self.event {
+            w.u32(Tag::Context(3), e)?;
+        }
+        if self.is_urgent {
+            w.bool(Tag::Context(4), true)?;
+        }
+        w.end_container()
+    }
+}
+
+fn parse_attribute_paths(a: Option<Container<'_>>) -> Result<Vec<AttributePath>, TlvError> {
+    let mut out = Vec::new();
+    if let Some(a) = a {
+        for p in a.iter() {
+            let list = p?.value.decode::<Container<'_>>()?;
+            out.push(AttributePath::parse(&list)?);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_event_paths(a: Option<Container<'_>>) -> Result<Vec<EventPath>, TlvError> {
+    let mut out = Vec::new();
+    if let Some(a) = a {
+        for p in a.iter() {
+            let list = p?.value.decode::<Container<'_>>()?;
+            out.push(EventPath::parse(&list)?);
+        }
+    }
+    Ok(out)
+}
+
+/// DataVersionFilterIBs: `{0: ClusterPathIB {0 node, 1 endpoint, 2 cluster}, 1: version}`.
+fn parse_data_version_filters(a: Option<Container<'_>>) -> Result<Vec<(u16, u32, u32)>, TlvError> {
+    let mut out = Vec::new();
+    if let Some(a) = a {
+        for f in a.iter() {
+            let f = f?.value.decode::<Container<'_>>()?;
+            let path = f.list(0)?;
+            out.push((path.u16(1)?, path.u32(2)?, f.u32(1)?));
+        }
+    }
+    Ok(out)
+}
+
+fn write_data_version_filters(
+    w: &mut TlvWriter<'_>,
+    tag: u8,
+    filters: &[(u16, u32, u32)],
+) -> Result<(), TlvError> {
+    if filters.is_empty() {
+        return Ok(());
+    }
+    w.start_array(Tag::Context(tag))?;
+    for &(e, c, v) in filters {
+        w.start_struct(Tag::Anonymous)?;
+        w.start_list(Tag::Context(0))?;
+        w.u16(Tag::Context(1), e)?;
+        w.u32(Tag::Context(2), c)?;
+        w.end_container()?;
+        w.u32(Tag::Context(1), v)?;
+        w.end_container()?;
+    }
+    w.end_container()
+}
+
+/// SubscribeRequestMessage (Matter 1.3 §10.7.4).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubscribeRequest {
+    /// KeepSubscriptions (tag 0): false cancels the subscriber's earlier subscriptions.
+    pub keep_subscriptions: bool,
+    /// MinIntervalFloor (tag 1), seconds.
+    pub min_interval_floor: u16,
+    /// MaxIntervalCeiling (tag 2), seconds.
+    pub max_interval_ceiling: u16,
+    /// AttributeRequests (tag 3).
+    pub attribute_requests: Vec<AttributePath>,
+    /// EventRequests (tag 4).
+    pub event_requests: Vec<EventPath>,
+    /// IsFabricFiltered (tag 7).
+    pub fabric_filtered: bool,
+    /// DataVersionFilters (tag 8): (endpoint, cluster, data version).
+    pub data_version_filters: Vec<(u16, u32, u32)>,
+}
+
+impl SubscribeRequest {
+    /// Parses a SubscribeRequest payload. EventFilters (tag 5) are skipped: there are no events.
+    ///
+    /// # Errors
+    /// [`ImError::Malformed`] for bad TLV or a missing required field.
+    pub fn parse(payload: &[u8]) -> Result<Self, ImError> {
+        Self::parse_tlv(payload).map_err(ImError::malformed("SubscribeRequest"))
+    }
+
+    fn parse_tlv(payload: &[u8]) -> Result<Self, TlvError> {
+        let s = TlvReader::new(payload).read_struct()?;
+        Ok(Self {
+            // Tags 0, 1 and 2 are required (§10.7.4); the CHIP SDK refuses a request without them.
+            keep_subscriptions: s.bool(0)?,
+            min_interval_floor: s.u16(1)?,
+            max_interval_ceiling: s.u16(2)?,
+            attribute_requests: parse_attribute_paths(s.opt_array(3)?)?,
+            event_requests: parse_event_paths(s.opt_array(4)?)?,
+            // Required too, but tolerated when absent as in ReadRequest.
+            fabric_filtered: s.opt_bool(7)?.unwrap_or(false),
+            data_version_filters: parse_data_version_filters(s.opt_array(8)?)?,
+        })
+    }
+
+    /// Encodes the request as a subscriber would (for tests and the test commissioner), in the
+    /// CHIP SDK's field order.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut w = TlvWriter::new(&mut buf);
+        let _ = (|| -> Result<(), TlvError> {
+            w.start_struct(Tag::Anonymous)?;
+            w.bool(Tag::Context(0), self.keep_subscriptions)?;
+            w.u16(Tag::Context(1), self.min_interval_floor)?;
+            w.u16(Tag::Context(2), self.max_interval_ceiling)?;
+            if !self.attribute_requests.is_empty() {
+                w.start_array(Tag::Context(3))?;
+                for p in &self.attribute_requests {
+                    p.write(&mut w, Tag::Anonymous)?;
+                }
+                w.end_container()?;
+            }
+            if !self.event_requests.is_empty() {
+                w.start_array(Tag::Context(4))?;
+                for p in &self.event_requests {
+                    p.write(&mut w, Tag::Anonymous)?;
+                }
+                w.end_container()?;
+            }
+            w.bool(Tag::Context(7), self.fabric_filtered)?;
+            write_data_version_filters(&mut w, 8, &self.data_version_filters)?;
+            w.u8(Tag::Context(IM_REVISION_TAG), INTERACTION_MODEL_REVISION)?;
+            w.end_container()
+        })();
+        buf
+    }
+}
+
+/// SubscribeResponseMessage (Matter 1.3 §10.7.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscribeResponse {
+    /// SubscriptionId (tag 0).
+    pub subscription_id: u32,
+    /// MaxInterval (tag 2), seconds (tag 1, the old MinIntervalFloor, is gone since 1.0).
+    pub max_interval: u16,
+}
+
+impl SubscribeResponse {
+    /// Parses a SubscribeResponse payload.
+    ///
+    /// # Errors
+    /// [`ImError::Malformed`].
+    pub fn parse(payload: &[u8]) -> Result<Self, ImError> {
+        (|| -> Result<Self, TlvError> {
+            let s = TlvReader::new(payload).read_struct()?;
+            Ok(Self {
+                subscription_id: s.u32(0)?,
+                max_interval: s.u16(2)?,
+            })
+        })()
+        .map_err(ImError::malformed("SubscribeResponse"))
+    }
+
+    /// Encodes `{0: id, 2: max interval, 0xFF: revision}`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(16);
+        let mut w = TlvWriter::new(&mut buf);
+        let _ = (|| -> Result<(), TlvError> {
+            w.start_struct(Tag::Anonymous)?;
+            w.u32(Tag::Context(0), self.subscription_id)?;
+            w.u16(Tag::Context(2), self.max_interval)?;
+            w.u8(Tag::Context(IM_REVISION_TAG), INTERACTION_MODEL_REVISION)?;
+            w.end_container()
+        })();
+        buf
+    }
 }

@@ -33,12 +33,19 @@
 //! A report larger than the payload limit goes out in chunks with MoreChunkedMessages set; the
 //! exchange then waits for the peer's StatusResponse before producing the next chunk.
 //!
+//! Subscriptions are not per exchange: a SubscribeRequest that opens an exchange goes to the
+//! node's [`SubscriptionManager`] (see [`subscription`]), which primes it, then opens a new
+//! exchange for every change report and keep-alive.
+//!
 //! Implemented: Read (concrete and wildcard attribute paths, WildcardPathFlags, DataVersion
-//! filters, chunking, long lists split into appended entries),
-//! Write (per-path statuses; writable attributes per cluster; list appends), Invoke (dispatch
-//! to clusters, path statuses), Timed requests, StatusResponse, and access control on all of
-//! them (the [`crate::fabric::Subject`] of [`SessionContext`] against the node's ACL). Subscribe and events are not: a
-//! SubscribeRequest is answered with a StatusResponse (see [`ImExchange`]).
+//! filters, FabricFiltered, chunking, long lists split into appended entries; event paths get
+//! EventStatusIBs as this device has no events), Write (per-path statuses, list attributes as
+//! replace-all plus ListIndex-null appends, chunked WriteRequests), Invoke (up to
+//! MaxPathsPerInvoke paths with CommandRefs, chunked InvokeResponses, SuppressResponse), Timed
+//! requests, Subscribe (priming, change reports after MinIntervalFloor, keep-alives at
+//! MaxInterval, limits), StatusResponse everywhere a chunk or report awaits one, and access
+//! control on all of them (the [`crate::fabric::Subject`] of [`SessionContext`] against the
+//! node's ACL).
 
 pub mod clusters;
 mod exchange;
@@ -46,15 +53,20 @@ mod messages;
 mod model;
 mod path;
 mod report;
+pub mod subscription;
 
 #[cfg(test)]
 mod access_tests;
 #[cfg(test)]
 mod cluster_tests;
 #[cfg(test)]
+mod subscription_tests;
+#[cfg(test)]
 pub(crate) mod test_requests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_invoke_tests;
 
 use core::fmt;
 
@@ -64,13 +76,17 @@ use crate::tlv::TlvError;
 
 pub use exchange::{ImExchange, ImMessage};
 pub use messages::{
-    CommandData, InvokeRequest, ReadRequest, StatusResponse, TimedRequest, WriteData, WriteRequest,
+    CommandData, EventPath, InvokeRequest, ReadRequest, StatusResponse, SubscribeRequest,
+    SubscribeResponse, TimedRequest, WriteData, WriteRequest,
 };
 pub use model::{
     AttrError, Cluster, DataModel, DeviceType, Endpoint, InvokeContext, InvokeResult, ReadContext,
     ReadScope, SessionContext, WriteContext, ROOT_NODE_DEVICE_TYPE,
 };
 pub use path::{AttributePath, CommandPath, ConcreteAttributePath};
+pub use subscription::{
+    Subscriber, SubscriptionConfig, SubscriptionEvent, SubscriptionManager, SubscriptionTransmit,
+};
 
 /// Protocol id of the Interaction Model (Matter 1.3 §4.4.3.1, table "Protocol IDs").
 pub const PROTOCOL_ID: u16 = 0x0001;

@@ -679,6 +679,29 @@ impl DataModel {
         }
     }
 
+    /// MaxPathsPerInvoke as Basic Information reports it (attribute 0x0016 on endpoint 0), so
+    /// the limit the Invoke action enforces is the one advertised; 1 without that cluster.
+    pub fn max_paths_per_invoke(&self, scope: &ReadScope<'_>) -> u16 {
+        let mut buf = Vec::new();
+        let p = ConcreteAttributePath {
+            endpoint: 0,
+            cluster: super::clusters::id::BASIC_INFORMATION,
+            attribute: 0x0016,
+        };
+        if self
+            .read_attribute(scope, p, &mut TlvWriter::new(&mut buf), Tag::Anonymous)
+            .is_err()
+        {
+            return 1;
+        }
+        crate::tlv::TlvReader::new(&buf)
+            .read_element()
+            .ok()
+            .and_then(|e| e.value.decode::<u16>().ok())
+            .unwrap_or(1)
+            .max(1)
+    }
+
     /// Runs a command on (`ctx.endpoint`, `cluster`), checking in the order of Matter 1.3
     /// §8.8.3.2 ("Incoming Invoke Request Action"): path (endpoint, cluster, command) ->
     /// access (UNSUPPORTED_ACCESS) -> timed (NEEDS_TIMED_INTERACTION) -> fabric-scoped without

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use tracing::{debug, warn};
 
-use super::messages::write_status_ib;
+use super::messages::{write_status_ib, EventPath};
 use super::model::{global, AttrError, DataModel, ReadScope};
 use super::path::{wildcard_flags as wf, AttributePath, ConcreteAttributePath};
 use super::{ImError, Status, IM_REVISION_TAG, INTERACTION_MODEL_REVISION};
@@ -32,10 +32,14 @@ pub(crate) enum ReportItem {
 /// message structure (1).
 const TRAILER: usize = 7;
 
-/// The reports still to send for one read interaction.
+/// The reports still to send for one read interaction, or for one report of a subscription.
 #[derive(Debug)]
 pub(crate) struct Report {
     items: VecDeque<ReportItem>,
+    /// EventStatusIBs for concrete event paths (this device has no events).
+    events: VecDeque<(EventPath, Status)>,
+    /// SubscriptionId (tag 0) for the reports of a subscription; `None` for a read.
+    subscription: Option<u32>,
     fabric_filtered: bool,
 }
 
@@ -58,13 +62,76 @@ impl Report {
         debug!(paths = paths.len(), items = items.len(), "read expanded");
         Ok(Self {
             items,
+            events: VecDeque::new(),
+            subscription: None,
             fabric_filtered: scope.fabric_filtered,
         })
+    }
+
+    /// A report with nothing in it (a keep-alive).
+    pub(crate) fn empty(fabric_filtered: bool) -> Self {
+        Self {
+            items: VecDeque::new(),
+            events: VecDeque::new(),
+            subscription: None,
+            fabric_filtered,
+        }
     }
 
     /// The request's FabricFiltered flag (later chunks are read with it too).
     pub(crate) fn fabric_filtered(&self) -> bool {
         self.fabric_filtered
+    }
+
+    /// Adds the statuses the event paths of the request get. This device has no events: a
+    /// concrete event path gets the status of its outermost missing element, or UNSUPPORTED_EVENT
+    /// for an existing cluster; a wildcard event path matches nothing and is silent. This is the
+    /// CHIP SDK's behaviour (its `CheckEventSupportStatus` for concrete event paths, reported as
+    /// EventStatusIBs; wildcards skipped), following Matter 1.3 §8.4.3.2 for event paths.
+    pub(crate) fn with_event_paths(mut self, model: &DataModel, paths: &[EventPath]) -> Self {
+        for p in paths {
+            let (Some(ep), Some(cl), Some(_)) = (p.endpoint, p.cluster, p.event) else {
+                continue;
+            };
+            let status = match model.endpoint(ep) {
+                None => Status::UNSUPPORTED_ENDPOINT,
+                Some(_) if model.cluster(ep, cl).is_none() => Status::UNSUPPORTED_CLUSTER,
+                Some(_) => Status::UNSUPPORTED_EVENT,
+            };
+            self.events.push_back((*p, status));
+        }
+        self
+    }
+
+    /// Makes this the report of subscription `id`: every chunk carries SubscriptionId and none
+    /// sets SuppressResponse, so the subscriber answers each one (Matter 1.3 §8.5; the CHIP SDK
+    /// sets SuppressResponse only on the last chunk of a Read).
+    pub(crate) fn for_subscription(mut self, id: u32) -> Self {
+        self.subscription = Some(id);
+        self
+    }
+
+    /// Keeps only the attribute data items `keep` selects (a subscription's change report is
+    /// the subscribed paths restricted to what changed); statuses and event statuses go.
+    pub(crate) fn retain_data(&mut self, mut keep: impl FnMut(ConcreteAttributePath) -> bool) {
+        self.items.retain(|i| match i {
+            ReportItem::Data(p) => keep(*p),
+            _ => false,
+        });
+        self.events.clear();
+    }
+
+    /// The concrete attribute paths this report will carry data for.
+    pub(crate) fn data_paths(&self) -> impl Iterator<Item = ConcreteAttributePath> + '_ {
+        self.items.iter().filter_map(|i| match i {
+            ReportItem::Data(p) => Some(*p),
+            _ => None,
+        })
+    }
+
+    /// True if nothing is left to report.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.events.is_empty()
     }
 
     /// Encodes the next ReportData, at most `max_payload` bytes (at least [`MIN_PAYLOAD`]), and
@@ -83,7 +150,11 @@ impl Report {
         // message below would still be closed without the limit.
         let _ = w
             .start_struct(Tag::Anonymous)
-            .and_then(|()| w.start_array(Tag::Context(1)));
+            .and_then(|()| match self.subscription {
+                Some(id) => w.u32(Tag::Context(0), id),
+                None => Ok(()),
+            });
+        let _ = w.start_array(Tag::Context(1));
         while let Some(item) = self.items.front() {
             let cp = w.checkpoint();
             let path = item.path();
@@ -136,9 +207,39 @@ impl Report {
                 }
             }
         }
-        let more = !self.items.is_empty();
+        // Event statuses follow once every attribute report is out, in their own array.
         w.set_limit(None);
-        let _ = close(&mut w, more);
+        let _ = w.end_container();
+        if self.items.is_empty() && !self.events.is_empty() {
+            // Room for the rest of the trailer (6 bytes) and the end of this array (1).
+            w.set_limit(Some((max_payload - TRAILER).max(w.written())));
+            let cp = w.checkpoint();
+            let mut n = 0usize;
+            if w.start_array(Tag::Context(2)).is_ok() {
+                while let Some((p, st)) = self.events.front() {
+                    let before = w.checkpoint();
+                    if write_event_status(&mut w, p, *st).is_err() {
+                        w.rollback(before);
+                        break;
+                    }
+                    self.events.pop_front();
+                    n += 1;
+                }
+            }
+            w.set_limit(None);
+            if n == 0 {
+                w.rollback(cp);
+                if sent == 0 {
+                    // Cannot happen with MIN_PAYLOAD; never stall on a status that cannot fit.
+                    self.events.clear();
+                }
+            } else {
+                let _ = w.end_container();
+            }
+            sent += n;
+        }
+        let more = !self.is_empty();
+        let _ = close(&mut w, more, self.subscription.is_some());
         debug!(reports = sent, more, len = buf.len(), "ReportData chunk");
         (buf, more)
     }
@@ -241,12 +342,13 @@ impl From<TlvError> for ItemError {
     }
 }
 
-fn close(w: &mut TlvWriter<'_>, more: bool) -> Result<(), TlvError> {
-    w.end_container()?;
+/// Closes a ReportData whose AttributeReports (and EventReports) are already closed.
+fn close(w: &mut TlvWriter<'_>, more: bool, subscription: bool) -> Result<(), TlvError> {
     if more {
         w.bool(Tag::Context(3), true)?;
-    } else {
-        // The last report of a read asks for no StatusResponse (§8.4.3.3).
+    } else if !subscription {
+        // The last report of a read asks for no StatusResponse (§8.4.3.3); subscription reports
+        // always want one (§8.5.2), keep-alives included, as the CHIP SDK does.
         w.bool(Tag::Context(4), true)?;
     }
     w.u8(Tag::Context(IM_REVISION_TAG), INTERACTION_MODEL_REVISION)?;
@@ -307,6 +409,16 @@ fn write_item(
             Ok(w.end_container()?)
         }
     }
+}
+
+/// EventReportIB `{0: EventStatusIB {0: EventPathIB, 1: StatusIB}}` (§10.6.9, §10.6.10).
+fn write_event_status(w: &mut TlvWriter<'_>, p: &EventPath, s: Status) -> Result<(), TlvError> {
+    w.start_struct(Tag::Anonymous)?;
+    w.start_struct(Tag::Context(0))?;
+    p.write(w, Tag::Context(0))?;
+    write_status_ib(w, Tag::Context(1), s, None)?;
+    w.end_container()?;
+    w.end_container()
 }
 
 fn expand(

@@ -86,10 +86,10 @@ pub(super) struct Chunk {
     /// Reports in order, list appends (ListIndex null) excluded.
     pub(super) reports: Vec<(ConcreteAttributePath, Outcome)>,
     /// Every report in order, with `true` for a list append.
-    raw: Vec<(ConcreteAttributePath, Outcome, bool)>,
-    more: bool,
-    suppress: bool,
-    len: usize,
+    pub(super) raw: Vec<(ConcreteAttributePath, Outcome, bool)>,
+    pub(super) more: bool,
+    pub(super) suppress: bool,
+    pub(super) len: usize,
 }
 
 fn path_of(c: &Container<'_>) -> ConcreteAttributePath {
@@ -156,7 +156,7 @@ pub(super) fn flatten(chunks: &[Chunk]) -> Vec<(ConcreteAttributePath, Outcome)>
     out
 }
 
-fn status_of(m: &ImMessage) -> Status {
+pub(super) fn status_of(m: &ImMessage) -> Status {
     assert_eq!(m.opcode, Opcode::STATUS_RESPONSE);
     StatusResponse::parse(&m.payload).unwrap().status
 }
@@ -175,12 +175,12 @@ pub(super) fn basic_model(info: DeviceInfo, seed: u32) -> TestModel {
     m.into()
 }
 
-fn model() -> TestModel {
+pub(super) fn model() -> TestModel {
     basic_model(DeviceInfo::default(), 0x0101_0000)
 }
 
 /// StatusResponse(SUCCESS), as a client sends it between chunks.
-const SUCCESS_STATUS: [u8; 8] = hex!("15 24 00 00 24 ff 0b 18");
+pub(super) const SUCCESS_STATUS: [u8; 8] = hex!("15 24 00 00 24 ff 0b 18");
 
 /// Runs a read to completion, answering each chunk with StatusResponse(SUCCESS).
 pub(super) fn drive_read(model: &mut TestModel, request: &[u8], max_payload: usize) -> Vec<Chunk> {
@@ -692,7 +692,7 @@ fn malformed_and_unexpected_requests_get_invalid_action() {
     );
 }
 
-fn invoke_request(endpoint: u16, cluster: u32, command: u32, timed: bool) -> Vec<u8> {
+pub(super) fn invoke_request(endpoint: u16, cluster: u32, command: u32, timed: bool) -> Vec<u8> {
     let mut buf = Vec::new();
     let mut w = crate::tlv::TlvWriter::new(&mut buf);
     (|| -> Result<(), crate::tlv::TlvError> {
@@ -720,7 +720,7 @@ fn invoke_request(endpoint: u16, cluster: u32, command: u32, timed: bool) -> Vec
 }
 
 /// (path, status) of the single CommandStatusIB of an InvokeResponse.
-fn invoke_status(m: &ImMessage) -> (CommandPath, Status) {
+pub(super) fn invoke_status(m: &ImMessage) -> (CommandPath, Status) {
     assert_eq!(m.opcode, Opcode::INVOKE_RESPONSE);
     let s = TlvReader::new(&m.payload).read_struct().unwrap();
     assert_eq!(s.bool(0), Ok(false));
@@ -860,7 +860,11 @@ fn timed_invoke() {
     );
 }
 
-fn write_request(path: AttributePath, value: &TlvValue, version: Option<u32>) -> Vec<u8> {
+pub(super) fn write_request(
+    path: AttributePath,
+    value: &TlvValue,
+    version: Option<u32>,
+) -> Vec<u8> {
     use crate::tlv::Tag;
     let mut buf = Vec::new();
     let mut w = crate::tlv::TlvWriter::new(&mut buf);

@@ -22,6 +22,14 @@ use crate::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionRef(u64);
 
+impl SessionRef {
+    /// A made-up reference for unit tests of layers above (no session behind it).
+    #[cfg(test)]
+    pub(crate) fn for_tests(n: u64) -> Self {
+        Self(n)
+    }
+}
+
 /// Table sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionManagerConfig {

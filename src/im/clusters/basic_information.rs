@@ -94,7 +94,7 @@ impl Default for DeviceInfo {
                 case_sessions_per_fabric: 3,
                 subscriptions_per_fabric: 3,
             },
-            max_paths_per_invoke: 1,
+            max_paths_per_invoke: 10,
         }
     }
 }
