@@ -932,4 +932,6 @@ fn copy_verifier(v: &PaseVerifier) -> Option<PaseVerifier> {
 #[cfg(test)]
 mod commissioning_flow_tests;
 #[cfg(test)]
+mod test_sim;
+#[cfg(test)]
 mod tests;

@@ -2,153 +2,25 @@
 //! against the node, the fail-safe's expiry and disarm rollbacks with the events and session
 //! closes they cause, CommissioningComplete over PASE, persistence and the window mirror.
 
-use std::collections::VecDeque;
-
 use super::*;
-use crate::commissioner::{Commissioner, CommissionerEvent};
 use crate::fabric::{AclEntry, AuthMode, Privilege, RecordKind, WindowRequest};
 use crate::im::clusters::id;
-use crate::im::test_requests::{self as req, InvokeOutcome};
+use crate::im::test_requests as req;
 use crate::im::{AttributePath, ConcreteAttributePath, Opcode};
 use crate::rng::TestRng;
 use crate::tlv::{Tag, TlvError, TlvWriter};
 
-const PASSCODE: u32 = 20202021;
-const SALT: &[u8] = b"SPAKE2P Key Salt";
-const ITERATIONS: u32 = 1000;
-
-fn addr(port: u16) -> PeerAddr {
-    PeerAddr::Udp(([127, 0, 0, 1], port).into())
-}
-
-struct Sim {
-    now: Instant,
-    node: Node<TestRng>,
-    c: Commissioner<TestRng>,
-    node_events: Vec<NodeEvent>,
-    c_events: VecDeque<CommissionerEvent>,
-}
+use super::test_sim::Sim;
 
 impl Sim {
     /// A node with its window open and a commissioner that has completed PASE.
     fn commissioning(state: Option<NodeState>) -> Self {
-        let mut node = Node::with_state(
+        Self::start(Node::with_state(
             NodeConfig::default(),
             TestRng::new(1),
             TestRng::new(2),
             state,
-        );
-        let verifier = PaseVerifier::from_passcode(PASSCODE, SALT, ITERATIONS).expect("verifier");
-        node.open_commissioning_window(Instant::ZERO, verifier, Duration::from_secs(900));
-        let c = Commissioner::start(
-            Instant::ZERO,
-            addr(5540),
-            PASSCODE,
-            TestRng::new(3),
-            TestRng::new(4),
-        )
-        .expect("commissioner");
-        let mut sim = Self {
-            now: Instant::ZERO,
-            node,
-            c,
-            node_events: Vec::new(),
-            c_events: VecDeque::new(),
-        };
-        let ev = sim.run_until(Duration::from_secs(30), |e| {
-            matches!(
-                e,
-                CommissionerEvent::PaseEstablished { .. } | CommissionerEvent::PaseFailed(_)
-            )
-        });
-        assert!(
-            matches!(ev, Some(CommissionerEvent::PaseEstablished { .. })),
-            "{ev:?}"
-        );
-        sim
-    }
-
-    fn step(&mut self) -> bool {
-        let mut moved = false;
-        let mut buf = Vec::new();
-        while self.node.poll_transmit(self.now, &mut buf).is_some() {
-            moved = true;
-            self.c.handle_datagram(self.now, &std::mem::take(&mut buf));
-        }
-        while let Some(e) = self.node.poll_event() {
-            moved = true;
-            self.node_events.push(e);
-        }
-        let mut out = Vec::new();
-        while self.c.poll_transmit(self.now, &mut buf).is_some() {
-            out.push(std::mem::take(&mut buf));
-        }
-        while let Some(e) = self.c.poll_event() {
-            moved = true;
-            self.c_events.push_back(e);
-        }
-        for d in out {
-            moved = true;
-            self.node.handle_datagram(self.now, addr(40000), &d);
-        }
-        moved
-    }
-
-    fn run_until(
-        &mut self,
-        limit: Duration,
-        mut done: impl FnMut(&CommissionerEvent) -> bool,
-    ) -> Option<CommissionerEvent> {
-        let end = self.now + limit;
-        for _ in 0..100_000 {
-            while self.step() {}
-            while let Some(e) = self.c_events.pop_front() {
-                if done(&e) {
-                    return Some(e);
-                }
-            }
-            let next = [self.node.poll_timeout(), self.c.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min()?;
-            if next > end {
-                self.now = end;
-                return None;
-            }
-            self.now = self.now.max(next);
-            self.node.handle_timeout(self.now);
-            self.c.handle_timeout(self.now);
-        }
-        panic!("simulation did not settle");
-    }
-
-    /// Lets `d` of simulated time pass, firing every timer on the way.
-    fn wait(&mut self, d: Duration) {
-        let _ = self.run_until(d, |_| false);
-    }
-
-    fn request(&mut self, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
-        let now = self.now;
-        self.c.request(now, opcode, payload).expect("request sent");
-        match self.run_until(Duration::from_secs(30), |e| {
-            matches!(
-                e,
-                CommissionerEvent::Response { .. } | CommissionerEvent::RequestFailed
-            )
-        }) {
-            Some(CommissionerEvent::Response { payload, .. }) => payload,
-            other => panic!("no response: {other:?}"),
-        }
-    }
-
-    fn invoke(
-        &mut self,
-        cluster: u32,
-        command: u32,
-        fields: Option<req::Fields<'_>>,
-    ) -> InvokeOutcome {
-        let p = req::invoke(0, cluster, command, false, fields);
-        req::invoke_outcome(&self.request(Opcode::INVOKE_REQUEST, &p))
+        ))
     }
 
     fn arm(&mut self, expiry: u16, breadcrumb: u64) -> u64 {
@@ -168,20 +40,6 @@ impl Sim {
     ) -> crate::im::Status {
         let w = req::write(p, false, false, None, value);
         req::write_status(&self.request(Opcode::WRITE_REQUEST, &w))
-    }
-
-    fn read(&mut self, p: AttributePath) -> Vec<crate::commissioner::AttributeReport> {
-        let now = self.now;
-        self.c.read(now, &[p]).expect("read");
-        match self.run_until(Duration::from_secs(30), |e| {
-            matches!(
-                e,
-                CommissionerEvent::ReadDone { .. } | CommissionerEvent::ReadFailed(_)
-            )
-        }) {
-            Some(CommissionerEvent::ReadDone { reports, .. }) => reports,
-            other => panic!("read failed: {other:?}"),
-        }
     }
 
     /// What AddNOC does to the state (the Operational Credentials cluster's job): a fabric,
