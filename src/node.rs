@@ -329,7 +329,10 @@ impl<R: Rng> Node<R> {
     ) {
         self.device_verifier = copy_verifier(&verifier);
         self.pase.open_window(now, verifier, Some(timeout));
-        self.set_window_status(WindowStatus::BasicWindowOpen);
+        // The device's own window: WindowStatus stays WindowNotOpen (Matter 1.3 §11.19.7.1:
+        // it reports only windows an administrator opened), but a window is open.
+        self.state.window.open = true;
+        self.set_window_status(WindowStatus::WindowNotOpen);
         self.process(now);
     }
 
@@ -724,6 +727,9 @@ impl<R: Rng> Node<R> {
     }
 
     fn set_window_status(&mut self, status: WindowStatus) {
+        if status != WindowStatus::WindowNotOpen {
+            self.state.window.open = true;
+        }
         if self.state.window.status != status {
             self.state.window.status = status;
             if status == WindowStatus::WindowNotOpen {
@@ -783,6 +789,7 @@ impl<R: Rng> Node<R> {
             Effect::CloseCommissioningWindow => {
                 // The responder reports WindowClosed, which clears the window status.
                 self.pase.close_window(now);
+                self.state.window.open = false;
                 self.set_window_status(WindowStatus::WindowNotOpen);
             }
             Effect::CommissioningComplete { fabric } => {
@@ -915,6 +922,7 @@ impl<R: Rng> Node<R> {
                 });
             }
             PaseEvent::WindowClosed { reason } => {
+                self.state.window.open = false;
                 self.set_window_status(WindowStatus::WindowNotOpen);
                 self.events
                     .push_back(NodeEvent::CommissioningWindowClosed { reason });

@@ -86,8 +86,13 @@ pub enum WindowStatus {
 /// window it actually has open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommissioningWindowInfo {
-    /// WindowStatus.
+    /// WindowStatus: only windows an administrator opened (OpenCommissioningWindow or
+    /// OpenBasicCommissioningWindow); the initial window at boot is WindowNotOpen
+    /// (Matter 1.3 §11.19.7.1).
     pub status: WindowStatus,
+    /// Whether any commissioning window is open, the initial one included (what
+    /// OpenCommissioningWindow's Busy and ArmFailSafe's BusyWithOtherAdmin look at).
+    pub open: bool,
     /// AdminFabricIndex: the fabric that opened the window (null when none, or when the
     /// initial window is open, or the fabric was removed).
     pub admin_fabric: Option<FabricIndex>,
@@ -398,8 +403,8 @@ impl NodeState {
         if !self.fail_safe.is_owned_by(fabric) {
             return Err(CommissioningError::BusyWithOtherAdmin);
         }
-        if !self.fail_safe.is_armed() && case && self.window.status != WindowStatus::WindowNotOpen {
-            // §11.10.7.2: a window open for another administrator keeps CASE from arming.
+        if !self.fail_safe.is_armed() && case && self.window.open {
+            // §11.10.7.2: with a commissioning window open, CASE may not arm the fail-safe.
             return Err(CommissioningError::BusyWithOtherAdmin);
         }
         if expiry_secs == 0 {

@@ -233,13 +233,14 @@ fn node_label_write_is_persisted_and_loaded_back() {
 #[test]
 fn window_status_follows_the_window_and_the_basic_window_reuses_the_device_verifier() {
     let mut sim = Sim::commissioning(None);
-    assert_eq!(
-        sim.node.state().window.status,
-        WindowStatus::BasicWindowOpen
-    );
+    // The initial window is open but not an administrator's: WindowStatus says WindowNotOpen
+    // (Matter 1.3 §11.19.7.1).
+    assert_eq!(sim.node.state().window.status, WindowStatus::WindowNotOpen);
+    assert!(sim.node.state().window.open);
     let now = sim.now;
     sim.node.close_commissioning_window(now);
     assert_eq!(sim.node.state().window.status, WindowStatus::WindowNotOpen);
+    assert!(!sim.node.state().window.open);
     assert!(!sim.node.is_commissioning_window_open());
     sim.node
         .state_mut()

@@ -49,7 +49,7 @@ impl AdministratorCommissioning {
         command: u32,
         fields: Option<Container<'_>>,
     ) -> InvokeResult {
-        let open = window_open || state.window.status != WindowStatus::WindowNotOpen;
+        let open = window_open || state.window.open;
         match command {
             cmd::OPEN_COMMISSIONING_WINDOW => match OpenWindowRequest::decode(fields) {
                 Err(e) => e,
@@ -191,6 +191,7 @@ fn open_window(
         .map(|f| f.vendor_id);
     state.window = CommissioningWindowInfo {
         status,
+        open: true,
         admin_fabric: subject.fabric,
         admin_vendor_id: vendor,
     };

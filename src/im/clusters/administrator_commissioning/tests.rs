@@ -98,10 +98,14 @@ fn busy_when_any_window_is_open_or_the_fail_safe_is_armed() {
         } else {
             obcw(180)
         };
-        // The initial window (not shown in WindowStatus) makes it busy too.
+        // The initial window (not shown in WindowStatus) makes it busy too: the node marks
+        // it in `window.open`, which is what the cluster's real call path looks at.
+        s.window.open = true;
+        assert_eq!(s.window.status, WindowStatus::WindowNotOpen);
         let r =
-            AdministratorCommissioning.handle(&mut s, &subject, Instant::ZERO, true, cmd, c(&req));
+            AdministratorCommissioning.handle(&mut s, &subject, Instant::ZERO, false, cmd, c(&req));
         assert_eq!(r, BUSY, "command {cmd} with the initial window open");
+        s.window.open = false;
     }
     arm(&mut s, &subject);
     let req = ocw(900);
