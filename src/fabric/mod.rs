@@ -370,6 +370,12 @@ impl NodeState {
     pub fn remove_fabric(&mut self, index: FabricIndex) -> bool {
         let existed = self.fabrics.remove(index).is_some();
         self.acl.remove_fabric(index);
+        // RemoveFabric is not something the fail-safe undoes (it is not in §11.10.7.2.2's
+        // list): a fabric removed while armed must not come back from the snapshot.
+        if let Some(snap) = self.snapshot.as_mut() {
+            snap.fabrics.remove(index);
+            snap.acl.remove_fabric(index);
+        }
         if self.window.admin_fabric == Some(index) {
             // §11.19.5.2: AdminFabricIndex becomes null when that fabric leaves.
             self.window.admin_fabric = None;

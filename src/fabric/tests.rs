@@ -113,6 +113,24 @@ fn disarm_rolls_back_and_updated_noc_is_reverted() {
 }
 
 #[test]
+fn a_fabric_removed_under_the_fail_safe_stays_removed() {
+    let mut s = NodeState::default();
+    let keep = s.fabrics.add(test_fabric(1, "a")).expect("add");
+    s.acl.add_entry(admin_entry(keep, 5)).expect("acl");
+    let gone = s.fabrics.add(test_fabric(2, "b")).expect("add");
+    s.acl.add_entry(admin_entry(gone, 6)).expect("acl");
+    s.arm_fail_safe(T0, Some(keep), true, 30, 1).expect("arm");
+    assert!(s.remove_fabric(gone));
+    s.handle_timeout(T0 + Duration::from_secs(31));
+    assert!(
+        s.fabrics.get(gone).is_none(),
+        "removed fabric restored by the rollback"
+    );
+    assert!(s.fabrics.get(keep).is_some());
+    assert_eq!(s.acl.entries(), &[admin_entry(keep, 5)][..]);
+}
+
+#[test]
 fn pending_state_is_dropped_by_rollback() {
     let mut s = NodeState::default();
     s.arm_fail_safe(T0, None, false, 60, 0).expect("arm");
