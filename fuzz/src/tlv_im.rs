@@ -6,8 +6,10 @@
 //! answers every report chunk with StatusResponse(SUCCESS), and checks that the exchange ends,
 //! that every chunk respects the payload limit, and that every message it sends is valid TLV.
 
+use matter_ble::fabric::{NodeState, Subject};
 use matter_ble::im::clusters::DeviceInfo;
-use matter_ble::im::{DataModel, ImExchange, Opcode, Status, StatusResponse};
+use matter_ble::im::{DataModel, ImExchange, Opcode, SessionContext, Status, StatusResponse};
+use matter_ble::rng::TestRng;
 use matter_ble::time::Instant;
 use matter_ble::tlv::{TlvReader, TlvValue};
 
@@ -40,12 +42,27 @@ pub fn im_request(data: &[u8]) {
     };
     let limit = usize::from(*limit) * 8;
     let mut model = DataModel::root_node(DeviceInfo::default(), 1);
+    // A PASE subject: implicit Administer, so every path and command is reachable.
+    let mut state = NodeState::default();
+    let mut rng = TestRng::new(1);
+    let mut session = SessionContext {
+        subject: Subject::pase(None),
+        state: &mut state,
+        rng: &mut rng,
+        attestation_challenge: &[0; 16],
+    };
     let mut ex = ImExchange::new(limit);
     let success = StatusResponse {
         status: Status::SUCCESS,
     }
     .encode();
-    ex.handle_message(Instant::ZERO, &mut model, Opcode(*op), payload);
+    ex.handle_message(
+        Instant::ZERO,
+        &mut model,
+        &mut session,
+        Opcode(*op),
+        payload,
+    );
     for _ in 0..10_000 {
         let mut sent_report = false;
         while let Some(m) = ex.poll_message() {
@@ -62,7 +79,13 @@ pub fn im_request(data: &[u8]) {
         if ex.is_done() || !sent_report {
             return;
         }
-        ex.handle_message(Instant::ZERO, &mut model, Opcode::STATUS_RESPONSE, &success);
+        ex.handle_message(
+            Instant::ZERO,
+            &mut model,
+            &mut session,
+            Opcode::STATUS_RESPONSE,
+            &success,
+        );
     }
     panic!("read never finished");
 }
