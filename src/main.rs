@@ -80,6 +80,15 @@ fn run_device(mut config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The attestation credentials before the codes too: bad --dac/--pai/--dac-key/--cd files stop
+    // the start-up before a QR code that could not be commissioned is shown.
+    let attestation = match state::attestation(&mut store, &config, &mut OsRng) {
+        Ok(a) => a,
+        Err(e) => {
+            say!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match config.setup_payload() {
         Ok(payload) => {
             if print_or_fail(&config, &payload) != ExitCode::SUCCESS {
@@ -119,7 +128,12 @@ fn run_device(mut config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let status = match rt.block_on(matter_ble::runtime::run(config, &mut store, identity)) {
+    let status = match rt.block_on(matter_ble::runtime::run(
+        config,
+        &mut store,
+        identity,
+        attestation,
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             say!("error: {e:#}");

@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use crate::rng::OsRng;
-use crate::state::{self, Identity};
+use crate::state::{self, Attestation, Identity};
 use crate::store::Store;
 use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 
@@ -35,15 +35,18 @@ use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
 /// # Errors
 /// Start-up failures with what to do about them: the UDP port cannot be bound, BlueZ is not
 /// usable (see [`crate::ble::BleError`]), the verifier cannot be built.
-pub async fn run(config: Config, store: &mut Store, identity: Identity) -> Result<()> {
+pub async fn run(
+    config: Config,
+    store: &mut Store,
+    identity: Identity,
+    attestation: Attestation,
+) -> Result<()> {
     // Signal handlers first: a SIGTERM during start-up must still mean a graceful stop.
     let signals = Signals::install()?;
     let clock = LinkClock::new();
     let verifier = config
         .pase_verifier()
         .context("building the PASE verifier")?;
-    let attestation = state::attestation(store, &config, &mut OsRng)
-        .context("loading the device attestation credentials")?;
     if attestation.development {
         warn!(
             issued_now = attestation.issued_now,

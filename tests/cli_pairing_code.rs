@@ -332,3 +332,39 @@ fn generated_codes_are_kept_in_the_state_folder() {
     let _ = std::fs::remove_dir_all(&state);
     let _ = std::fs::remove_dir_all(&other);
 }
+
+#[test]
+fn bad_attestation_files_stop_the_device_before_it_prints_codes() {
+    let dir = std::env::temp_dir().join(format!("matter-ble-badatt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let junk = dir.join("junk.der");
+    std::fs::write(&junk, b"not a certificate").expect("write");
+    let junk = junk.to_string_lossy().into_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_matter-ble"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(["--transport", "udp", "--udp-port", "0", "--qr", "none"])
+        .args([
+            "--dac",
+            &junk,
+            "--pai",
+            &junk,
+            "--dac-key",
+            &junk,
+            "--cd",
+            &junk,
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run matter-ble");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("attestation credentials"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "codes printed for a device that cannot attest: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
