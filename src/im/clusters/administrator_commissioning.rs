@@ -37,19 +37,19 @@ impl AdministratorCommissioning {
     }
 
     /// Runs one command for `subject` (the IM has already checked Administer and the timed
-    /// interaction every command here needs). `window_open` says whether any commissioning
-    /// window is open, the initial one included (WindowStatus does not show that one,
-    /// §11.19.7.1, but RevokeCommissioning closes it and OpenCommissioningWindow is Busy).
+    /// interaction every command here needs). Whether any commissioning window is open, the
+    /// initial one included, comes from `state.window.open` (WindowStatus does not show the
+    /// initial one, §11.19.7.1, but RevokeCommissioning closes it and OpenCommissioningWindow is
+    /// Busy).
     pub fn handle(
         &self,
         state: &mut NodeState,
         subject: &Subject,
         now: Instant,
-        window_open: bool,
         command: u32,
         fields: Option<Container<'_>>,
     ) -> InvokeResult {
-        let open = window_open || state.window.open;
+        let open = state.window.open;
         match command {
             cmd::OPEN_COMMISSIONING_WINDOW => match OpenWindowRequest::decode(fields) {
                 Err(e) => e,
@@ -158,7 +158,7 @@ impl Cluster for AdministratorCommissioning {
         fields: Option<Container<'_>>,
     ) -> InvokeResult {
         let subject = ctx.subject;
-        self.handle(ctx.state, &subject, ctx.now, false, command, fields)
+        self.handle(ctx.state, &subject, ctx.now, command, fields)
     }
 }
 

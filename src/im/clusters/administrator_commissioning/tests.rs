@@ -50,7 +50,6 @@ fn open_commissioning_window_records_the_admin_and_queues_the_window() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_COMMISSIONING_WINDOW,
         c(&req),
     );
@@ -78,7 +77,6 @@ fn open_commissioning_window_records_the_admin_and_queues_the_window() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_COMMISSIONING_WINDOW,
         c(&req),
     );
@@ -102,8 +100,7 @@ fn busy_when_any_window_is_open_or_the_fail_safe_is_armed() {
         // it in `window.open`, which is what the cluster's real call path looks at.
         s.window.open = true;
         assert_eq!(s.window.status, WindowStatus::WindowNotOpen);
-        let r =
-            AdministratorCommissioning.handle(&mut s, &subject, Instant::ZERO, false, cmd, c(&req));
+        let r = AdministratorCommissioning.handle(&mut s, &subject, Instant::ZERO, cmd, c(&req));
         assert_eq!(r, BUSY, "command {cmd} with the initial window open");
         s.window.open = false;
     }
@@ -113,7 +110,6 @@ fn busy_when_any_window_is_open_or_the_fail_safe_is_armed() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_COMMISSIONING_WINDOW,
         c(&req),
     );
@@ -129,7 +125,6 @@ fn parameter_errors_are_invalid_command_or_pake_parameter_error() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_COMMISSIONING_WINDOW,
         c(&short),
     );
@@ -145,7 +140,6 @@ fn parameter_errors_are_invalid_command_or_pake_parameter_error() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_COMMISSIONING_WINDOW,
         c(&bad_salt),
     );
@@ -158,7 +152,6 @@ fn parameter_errors_are_invalid_command_or_pake_parameter_error() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_BASIC_COMMISSIONING_WINDOW,
         c(&long),
     );
@@ -174,7 +167,6 @@ fn basic_window_and_revoke() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_BASIC_COMMISSIONING_WINDOW,
         c(&req),
     );
@@ -192,7 +184,6 @@ fn basic_window_and_revoke() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::REVOKE_COMMISSIONING,
         None,
     );
@@ -208,7 +199,6 @@ fn basic_window_and_revoke() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::REVOKE_COMMISSIONING,
         None,
     );
@@ -221,11 +211,11 @@ fn revoke_expires_an_armed_fail_safe_with_its_rollback() {
     arm(&mut s, &subject);
     // Something done under the fail-safe that the rollback must undo.
     s.fabrics.pending.root = Some(vec![1, 2, 3]);
+    s.window.open = true; // e.g. the window a PASE commissioner came through
     let r = AdministratorCommissioning.handle(
         &mut s,
         &subject,
         Instant::from_millis(1_000),
-        true, // e.g. the window a PASE commissioner came through
         cmd::REVOKE_COMMISSIONING,
         None,
     );
@@ -256,7 +246,6 @@ fn ocw_over_pase_has_no_admin_fabric() {
         &mut s,
         &subject,
         Instant::ZERO,
-        false,
         cmd::OPEN_COMMISSIONING_WINDOW,
         c(&req),
     );
