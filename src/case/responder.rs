@@ -5,7 +5,8 @@
 //!
 //! # Driving contract
 //! [`CaseResponder`] is a sans-IO engine (see the crate docs):
-//! * A, getters: [`CaseResponder::owns_exchange`], [`CaseResponder::handshakes`],
+//! * A, getters: [`CaseResponder::owns_exchange`], [`CaseResponder::exchanges`],
+//!   [`CaseResponder::handshakes`],
 //!   [`CaseResponder::stats`];
 //! * B, inputs: [`CaseResponder::handle_message`] (with the fabric table and resumption records
 //!   to read), [`CaseResponder::handle_timeout`], [`CaseResponder::handle_exchange_closed`];
@@ -283,6 +284,11 @@ impl<K: Clone + Eq + core::fmt::Debug> CaseResponder<K> {
     /// Whether a handshake runs on `exchange` (its StatusReports belong here).
     pub fn owns_exchange(&self, exchange: &K) -> bool {
         self.handshakes.iter().any(|h| h.exchange == *exchange)
+    }
+
+    /// The exchanges with a handshake in progress.
+    pub fn exchanges(&self) -> impl Iterator<Item = &K> + '_ {
+        self.handshakes.iter().map(|h| &h.exchange)
     }
 
     /// Handshakes in progress.
