@@ -23,7 +23,8 @@ and run --light-after: the new CASE session is the controller's resumption attem
 (`--phases` then counts the Sigma1/Sigma2/Sigma2Resume messages after the restart).
 
 --light is a comma list of: read (OnOff of endpoint 1), toggle (read, Toggle, read: the value must
-flip), on, off (the command, then a read). Every read value goes into the result ("onoff_reads"),
+flip), on, off (the command, then a read), vendor (Basic Information VendorName instead: any
+interaction over CASE, for a device without the light). Every read value goes into the result ("onoff_reads"),
 the last one is "onoff".
 
 Exit codes: 0 ok; 3 PASE failed; 7 a commissioning step failed (`--phases LOG RESULT` names it,
@@ -34,7 +35,8 @@ command or the read); 1/2 internal/usage error.
 wall time of each phase from the controller's C++ log: BLE connect (start -> link up, BLE only),
 PASE (-> SPAKE2+ done), attestation (-> AttestationVerification done), AddNOC (-> SendNOC done),
 network (-> WiFiNetworkEnable done, when the device asked for it), CASE (-> the first operational
-discovery + CASE step done), complete (-> SendComplete done), and the total.
+discovery + CASE step done; inside it dnssd_ms, lookup -> address, and sigma_ms, Sigma1 ->
+session established), complete (-> SendComplete done), and the total.
 """
 
 import argparse
@@ -111,6 +113,11 @@ async def light_actions(ctrl, nodeid, actions, timeout_s, result):
         try:
             if action == "read":
                 reads.append(await read_onoff(ctrl, nodeid, timeout_s))
+            elif action == "vendor":
+                # Not the light: any interaction over CASE (to debug devices without endpoint 1).
+                bi = Clusters.BasicInformation
+                res = await asyncio.wait_for(ctrl.ReadAttribute(nodeid, [(0, bi.Attributes.VendorName)]), timeout_s)
+                result["vendor_name"] = res[0][bi][bi.Attributes.VendorName]
             elif action in cmds:
                 before = await read_onoff(ctrl, nodeid, timeout_s) if action == "toggle" else None
                 if before is not None:
@@ -215,6 +222,9 @@ STEP_ERR = re.compile(r"Error on commissioning step '([^']+)': '([^']*)'")
 BLE_CONNECTED = "CHIP:BLE: New device connected"
 PASE_DONE = "Remote device completed SPAKE2+ handshake"
 SIGMA1_SENT = "CHIP:SC: Sent Sigma1 msg"
+LOOKUP_STARTED = "CHIP:DIS: Lookup started for"
+ADDRESS_FOUND = "Updating device address to"
+CASE_DONE = "CHIP:SC: Success status report received. Session was established"
 SIGMA2_RESUME = "CHIP:SC: Received Sigma2Resume msg"
 SIGMA2_FULL = "CHIP:SC: Received Sigma2 msg"
 
@@ -228,6 +238,7 @@ def phases(log_path, result_path):
     done, failed = [], None
     restart = result.get("restart_unix")
     after_restart = {"sigma1": 0, "sigma2": 0, "sigma2_resume": 0}
+    sub = {}
     with open(log_path, "rb") as f:
         for raw in f:
             line = raw.decode("utf-8", "replace")
@@ -237,6 +248,16 @@ def phases(log_path, result_path):
             t = float(m.group(1))
             if connect is None and BLE_CONNECTED in line:
                 connect = t
+            # The first operational discovery and CASE handshake (inside the CASE phase).
+            if restart is None or t < restart:
+                if LOOKUP_STARTED in line and "lookup" not in sub:
+                    sub["lookup"] = t
+                if ADDRESS_FOUND in line and "lookup" in sub and "address" not in sub:
+                    sub["address"] = t
+                if SIGMA1_SENT in line and "address" in sub and "sigma1" not in sub:
+                    sub["sigma1"] = t
+                if (CASE_DONE in line or SIGMA2_RESUME in line) and "sigma1" in sub and "case" not in sub:
+                    sub["case"] = t
             if pase is None and PASE_DONE in line:
                 pase = t
             if restart is not None and t >= restart:
@@ -270,6 +291,12 @@ def phases(log_path, result_path):
         prev = t
     if start is not None and at.get("SendComplete") is not None:
         out["total_ms"] = round((at["SendComplete"] - start) * 1000.0, 1)
+    # Inside the CASE phase: DNS-SD (lookup started -> the address the controller picked) and the
+    # Sigma handshake (Sigma1 sent -> session established).
+    if "address" in sub:
+        out["dnssd_ms"] = round((sub["address"] - sub["lookup"]) * 1000.0, 1)
+    if "case" in sub:
+        out["sigma_ms"] = round((sub["case"] - sub["sigma1"]) * 1000.0, 1)
     extra = {}
     if restart is not None:
         # The CASE handshakes after the device restart: a resumed one is answered by Sigma2Resume.
@@ -294,7 +321,7 @@ def main():
     ap.add_argument("--node-id", type=int, default=1)
     ap.add_argument("--wifi-ssid", default="", help="SetWiFiCredentials(ssid, pass) before commissioning")
     ap.add_argument("--wifi-pass", default="")
-    ap.add_argument("--light", default="toggle", help="comma list of read,toggle,on,off ('' = none)")
+    ap.add_argument("--light", default="toggle", help="comma list of read,toggle,on,off,vendor ('' = none)")
     ap.add_argument("--wait-restart", default="", metavar="DIR",
                     help="after the light actions create DIR/ready, wait for DIR/restarted, then run --light-after")
     ap.add_argument("--light-after", default="read", help="light actions after the restart (--wait-restart)")
