@@ -1625,6 +1625,18 @@ mod tests {
     }
 
     #[test]
+    fn on_change_is_a_config_file_key_and_takes_any_command() {
+        assert!(file_flags()
+            .iter()
+            .any(|f| f.name == "on-change" && f.takes_value));
+        assert_eq!(
+            parse_on_change("echo $1 > /run/relay"),
+            Ok("echo $1 > /run/relay".into())
+        );
+        assert_eq!(parse_on_change(" \t"), Err(ConfigError::EmptyCommand));
+    }
+
+    #[test]
     fn help_documents_every_flag() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();

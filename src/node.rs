@@ -965,6 +965,8 @@ fn copy_verifier(v: &PaseVerifier) -> Option<PaseVerifier> {
 #[cfg(test)]
 mod commissioning_flow_tests;
 #[cfg(test)]
+mod light_tests;
+#[cfg(test)]
 mod test_sim;
 #[cfg(test)]
 mod tests;
