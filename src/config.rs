@@ -145,6 +145,9 @@ pub enum ConfigError {
         /// Longest allowed, in bytes (Matter 1.3 §11.1.5).
         max: usize,
     },
+    /// An empty `--on-change` command.
+    #[error("--on-change needs a command (run by sh -c with \"on\" or \"off\" as $1)")]
+    EmptyCommand,
     /// Not a network interface name.
     #[error("{0:?} is not a network interface name: 1 to 15 bytes, no '/', whitespace or control characters (see `ip link`)")]
     Interface(String),
@@ -406,6 +409,12 @@ pub struct DeviceArgs {
     /// network, e.g. eth0. Default: the first interface that is up and not loopback.
     #[arg(long, global = true, value_name = "NAME", value_parser = parse_interface)]
     pub network_interface: Option<String>,
+
+    /// Command run (by `sh -c`) whenever the light on endpoint 1 turns on or off, and once at
+    /// start: $1 is "on" or "off", MATTER_ON_OFF is 1 or 0, MATTER_ENDPOINT is 1. One run at a
+    /// time: changes during a run are coalesced into one more run with the latest state.
+    #[arg(long, global = true, value_name = "CMD", value_parser = parse_on_change)]
+    pub on_change: Option<String>,
 }
 
 /// The bytes of a credential file, read when the flag is parsed. Debug output shows only the
@@ -597,6 +606,8 @@ pub struct Config {
     pub attestation: Option<AttestationFiles>,
     /// The network interface Network Commissioning reports (None: the runtime picks one).
     pub network_interface: Option<String>,
+    /// `--on-change`: the command run when the light changes.
+    pub on_change: Option<String>,
 }
 
 impl Config {
@@ -670,6 +681,7 @@ impl Config {
                 _ => return Err(ConfigError::AttestationIncomplete),
             },
             network_interface: args.network_interface,
+            on_change: args.on_change,
         })
     }
 
@@ -1096,6 +1108,17 @@ pub fn parse_interface(text: &str) -> Result<String, ConfigError> {
             .any(|c| c == '/' || c.is_whitespace() || c.is_control())
     {
         return Err(ConfigError::Interface(text.to_owned()));
+    }
+    Ok(text.to_owned())
+}
+
+/// `--on-change`: any non-blank shell command.
+///
+/// # Errors
+/// [`ConfigError::EmptyCommand`].
+pub fn parse_on_change(text: &str) -> Result<String, ConfigError> {
+    if text.trim().is_empty() {
+        return Err(ConfigError::EmptyCommand);
     }
     Ok(text.to_owned())
 }
@@ -1602,6 +1625,18 @@ mod tests {
     }
 
     #[test]
+    fn on_change_is_a_config_file_key_and_takes_any_command() {
+        assert!(file_flags()
+            .iter()
+            .any(|f| f.name == "on-change" && f.takes_value));
+        assert_eq!(
+            parse_on_change("echo $1 > /run/relay"),
+            Ok("echo $1 > /run/relay".into())
+        );
+        assert_eq!(parse_on_change(" \t"), Err(ConfigError::EmptyCommand));
+    }
+
+    #[test]
     fn help_documents_every_flag() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
@@ -1630,6 +1665,7 @@ mod tests {
             "--dac-key",
             "--cd",
             "--network-interface",
+            "--on-change",
             "pairing-code",
             "factory-reset",
         ] {
@@ -1657,6 +1693,7 @@ mod tests {
             let _ = parse_adapter(&text);
             let _ = parse_device_name(&text);
             let _ = parse_state_dir(&text);
+            let _ = parse_on_change(&text);
         }
 
         #[test]

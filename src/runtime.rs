@@ -21,8 +21,10 @@ use crate::ble::{
 };
 use crate::btp::{BtpConfig, BtpEvent};
 use crate::config::Config;
+use crate::fabric::LIGHT_ENDPOINT;
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
+use crate::on_change::{LightChange, OnChange};
 use crate::rng::OsRng;
 use crate::state::{self, Attestation, Identity};
 use crate::store::Store;
@@ -64,6 +66,21 @@ pub async fn run(
     let loaded = state::load_node_state(store).context("loading the node's records")?;
     let commissioned = loaded.as_ref().map_or(0, |s| s.fabrics.len());
     let mut node = Node::with_state(node_cfg, OsRng, OsRng, loaded);
+    let light_on = node.state().light.on_off;
+    info!(
+        endpoint = LIGHT_ENDPOINT,
+        on = light_on,
+        "light state at start (StartUpOnOff applied)"
+    );
+    // The output follows the light from the start, whatever it was before.
+    let on_change = config.on_change.clone().map(|cmd| {
+        let r = OnChange::spawn(cmd);
+        r.notify(LightChange {
+            endpoint: LIGHT_ENDPOINT,
+            on: light_on,
+        });
+        r
+    });
 
     let udp = if config.transport.udp() {
         let udp = UdpTransport::bind(config.udp_port).await.with_context(|| {
@@ -125,6 +142,7 @@ pub async fn run(
         window_open,
         store,
         discriminator: config.discriminator.value(),
+        on_change,
     };
     let result = shell.serve(&mut node, &mut link_rx, signals).await;
 
@@ -136,6 +154,15 @@ pub async fn run(
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     if let Some(ble) = shell.ble.take() {
         ble.shutdown().await;
+    }
+    if let Some(r) = shell.on_change.take() {
+        // Let a pending run bring the output to the last state, but do not hang on it.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), r.finish())
+            .await
+            .is_err()
+        {
+            warn!("--on-change command still running at exit: not waited for");
+        }
     }
     info!("stopped");
     result
@@ -237,6 +264,8 @@ struct Shell<'s> {
     ble: Option<BlePeripheral>,
     links: Links,
     window_open: bool,
+    /// The `--on-change` runner, if configured.
+    on_change: Option<OnChange>,
 }
 
 impl Shell<'_> {
@@ -430,6 +459,16 @@ impl Shell<'_> {
                 resumed,
                 "CASE session established"
             ),
+            NodeEvent::OnOffChanged { endpoint, on } => {
+                info!(
+                    endpoint,
+                    state = if on { "on" } else { "off" },
+                    "light switched"
+                );
+                if let Some(r) = &self.on_change {
+                    r.notify(LightChange { endpoint, on });
+                }
+            }
             NodeEvent::CommissioningWindowClosed { reason } => {
                 info!(?reason, "commissioning window closed");
                 if self.window_open {

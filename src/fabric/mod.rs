@@ -18,6 +18,8 @@
 
 pub mod acl;
 mod fail_safe;
+pub mod groups;
+pub mod light;
 mod persist;
 mod resumption;
 mod table;
@@ -33,6 +35,8 @@ pub use acl::{
     Subject, Target,
 };
 pub use fail_safe::{BasicCommissioningInfo, FailSafe, FailSafeContext};
+pub use groups::{GroupEntry, GroupError, GroupId, GroupTable};
+pub use light::{LightState, StartUpOnOff, TimedOff, LIGHT_ENDPOINT};
 pub use persist::{LoadError, Record, RecordKind};
 pub use resumption::{ResumptionRecord, ResumptionStore, DEFAULT_RESUMPTION_CAPACITY};
 pub use table::{
@@ -58,6 +62,12 @@ pub mod cluster_id {
     pub const OPERATIONAL_CREDENTIALS: u32 = 0x003E;
     /// Group Key Management.
     pub const GROUP_KEY_MANAGEMENT: u32 = 0x003F;
+    /// Identify.
+    pub const IDENTIFY: u32 = 0x0003;
+    /// Groups.
+    pub const GROUPS: u32 = 0x0004;
+    /// On/Off.
+    pub const ON_OFF: u32 = 0x0006;
 }
 
 /// An attribute whose value changed: `attribute: None` means every attribute of the cluster.
@@ -247,6 +257,14 @@ pub enum Effect {
     /// The fail-safe ended without commissioning: close the PASE session(s) and revoke their
     /// implicit administer privilege (§11.10.7.2.2 steps 1 and 2).
     FailSafeEnded(FailSafeEnd),
+    /// The OnOff attribute of `endpoint` changed (a command, the timed-off countdown, the
+    /// start-up behaviour): tell the shell, which drives the real output.
+    OnOffChanged {
+        /// The endpoint (the light's).
+        endpoint: u16,
+        /// The new OnOff value.
+        on: bool,
+    },
 }
 
 /// What the fail-safe guards, copied at arming.
@@ -291,6 +309,10 @@ pub struct NodeState {
     pub network: NetworkConfig,
     /// CASE resumption records (not fail-safe guarded: they belong to committed fabrics).
     pub case_resumption: ResumptionStore,
+    /// The application endpoint's light (On/Off, Identify).
+    pub light: LightState,
+    /// The group table (Groups cluster, per fabric).
+    pub groups: GroupTable,
     snapshot: Option<Box<Snapshot>>,
     effects: VecDeque<Effect>,
     changed: BTreeSet<ChangedPath>,
@@ -320,6 +342,8 @@ impl NodeState {
             info: WritableInfo::default(),
             network: NetworkConfig::default(),
             case_resumption: ResumptionStore::default(),
+            light: LightState::default(),
+            groups: GroupTable::default(),
             snapshot: None,
             effects: VecDeque::new(),
             changed: BTreeSet::new(),
@@ -377,6 +401,10 @@ impl NodeState {
         self.acl.remove_fabric(index);
         // Its sessions cannot be resumed either (§11.18.6.12: everything scoped to it goes).
         self.case_resumption.remove_fabric(index);
+        // Fabric-scoped application data goes with the fabric (§11.18.6.12).
+        if self.groups.remove_fabric(index) {
+            self.mark_changed(LIGHT_ENDPOINT, cluster_id::GROUPS, None);
+        }
         // RemoveFabric is not something the fail-safe undoes (it is not in §11.10.7.2.2's
         // list): a fabric removed while armed must not come back from the snapshot.
         if let Some(snap) = self.snapshot.as_mut() {
@@ -482,20 +510,25 @@ impl NodeState {
         Ok(owner)
     }
 
-    /// The fail-safe deadline, for the node's `poll_timeout`.
+    /// The earliest deadline of the state (the fail-safe, the light's countdowns), for the
+    /// node's `poll_timeout`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.fail_safe.deadline()
+        [self.fail_safe.deadline(), self.light.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Expires the fail-safe if its deadline has passed (rolling back). Returns whether it did.
+    /// Expires the fail-safe if its deadline has passed (rolling back) and runs the light's due
+    /// countdown steps. Returns whether anything changed.
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        let mut changed = self.light_handle_timeout(now);
         if self.fail_safe.is_expired(now) {
             debug!("fail-safe expired");
             self.rollback(FailSafeEnd::Expired);
-            true
-        } else {
-            false
+            changed = true;
         }
+        changed
     }
 
     /// Undoes everything done under the fail-safe (§11.10.7.2.2, "Behavior on expiry").

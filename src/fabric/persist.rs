@@ -1,5 +1,5 @@
 //! The durable form of [`NodeState`]: one named record per kind (fabrics, ACL, Basic Information,
-//! General Commissioning), each a versioned TLV structure. The shell stores them as named blobs
+//! General Commissioning, the light's On/Off, the group table), each a versioned TLV structure. The shell stores them as named blobs
 //! (src/store) and hands them back to [`NodeState::load`] at start; a record that does not decode
 //! is a [`LoadError`], never a silent reset.
 //!
@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::acl::{AclEntry, AclExtension, DecodeAclError};
 use super::table::Fabric;
-use super::{FabricIndex, NodeState, RegulatoryLocation};
+use super::{FabricIndex, NodeState, RegulatoryLocation, StartUpOnOff};
 use crate::tlv::{Container, Tag, TlvError, TlvReader, TlvWriter, Value};
 
 /// The record format version written.
@@ -34,16 +34,22 @@ pub enum RecordKind {
     GeneralCommissioning,
     /// CASE session resumption records (Matter 1.3 §4.14.2.2.4).
     CaseResumption,
+    /// The light's OnOff and StartUpOnOff.
+    OnOff,
+    /// The group table (Groups cluster).
+    Groups,
 }
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 7] = [
         Self::Fabrics,
         Self::Acl,
         Self::BasicInformation,
         Self::GeneralCommissioning,
         Self::CaseResumption,
+        Self::OnOff,
+        Self::Groups,
     ];
 
     /// The record's name (a file name in the state folder).
@@ -54,6 +60,8 @@ impl RecordKind {
             Self::BasicInformation => "basic-information",
             Self::GeneralCommissioning => "general-commissioning",
             Self::CaseResumption => "case-resumption",
+            Self::OnOff => "on-off",
+            Self::Groups => "groups",
         }
     }
 
@@ -166,6 +174,15 @@ mod tag {
     pub(super) const R_FABRIC: u8 = 2;
     pub(super) const R_NODE: u8 = 3;
     pub(super) const R_CATS: u8 = 4;
+    // On/Off record.
+    pub(super) const ON_OFF: u8 = 1;
+    pub(super) const START_UP_ON_OFF: u8 = 2;
+    // Groups record: a list of {fabric, group, name, endpoints}.
+    pub(super) const GROUPS: u8 = 1;
+    pub(super) const GROUP_FABRIC: u8 = 0;
+    pub(super) const GROUP_ID: u8 = 1;
+    pub(super) const GROUP_NAME: u8 = 2;
+    pub(super) const GROUP_ENDPOINTS: u8 = 3;
 }
 
 fn encode_fabric(w: &mut TlvWriter<'_>, f: &Fabric) -> Result<(), TlvError> {
@@ -300,6 +317,29 @@ impl NodeState {
                     }
                     w.end_container()?;
                 }
+                RecordKind::OnOff => {
+                    w.bool(Tag::Context(tag::ON_OFF), self.light.on_off)?;
+                    match self.light.start_up_on_off {
+                        Some(v) => w.u8(Tag::Context(tag::START_UP_ON_OFF), v as u8)?,
+                        None => w.null(Tag::Context(tag::START_UP_ON_OFF))?,
+                    }
+                }
+                RecordKind::Groups => {
+                    w.start_array(Tag::Context(tag::GROUPS))?;
+                    for (fabric, group, e) in self.groups.iter() {
+                        w.start_struct(Tag::Anonymous)?;
+                        w.u8(Tag::Context(tag::GROUP_FABRIC), fabric.0)?;
+                        w.u16(Tag::Context(tag::GROUP_ID), group)?;
+                        w.utf8(Tag::Context(tag::GROUP_NAME), &e.name)?;
+                        w.start_array(Tag::Context(tag::GROUP_ENDPOINTS))?;
+                        for ep in &e.endpoints {
+                            w.u16(Tag::Anonymous, *ep)?;
+                        }
+                        w.end_container()?;
+                        w.end_container()?;
+                    }
+                    w.end_container()?;
+                }
             }
             w.end_container()
         };
@@ -425,6 +465,47 @@ impl NodeState {
                     });
                 }
                 self.case_resumption = store;
+            }
+            RecordKind::OnOff => {
+                self.light.on_off = c.get(tag::ON_OFF).map_err(corrupt)?;
+                self.light.start_up_on_off = match c.nullable::<u8>(tag::START_UP_ON_OFF) {
+                    Ok(None) => None,
+                    Ok(Some(v)) => Some(StartUpOnOff::from_u8(v).ok_or(LoadError::Invalid {
+                        kind,
+                        what: "StartUpOnOff",
+                    })?),
+                    Err(source) => return Err(LoadError::Corrupt { kind, source }),
+                };
+            }
+            RecordKind::Groups => {
+                let mut table = super::GroupTable::default();
+                let invalid = |what| LoadError::Invalid { kind, what };
+                for e in c.array(tag::GROUPS).map_err(corrupt)?.iter() {
+                    let Value::Struct(g) = e.map_err(corrupt)?.value else {
+                        return Err(invalid("group"));
+                    };
+                    let fabric = FabricIndex(g.u8(tag::GROUP_FABRIC).map_err(corrupt)?);
+                    let group = g.u16(tag::GROUP_ID).map_err(corrupt)?;
+                    let name = g.utf8(tag::GROUP_NAME).map_err(corrupt)?;
+                    if group == 0 || name.len() > super::groups::MAX_GROUP_NAME_LEN {
+                        return Err(invalid("group"));
+                    }
+                    let mut entry = super::GroupEntry {
+                        name: name.to_owned(),
+                        endpoints: Default::default(),
+                    };
+                    for ep in g.array(tag::GROUP_ENDPOINTS).map_err(corrupt)?.iter() {
+                        let ep = ep.and_then(|e| e.value.decode::<u16>()).map_err(corrupt)?;
+                        entry.endpoints.insert(ep);
+                    }
+                    if entry.endpoints.is_empty() {
+                        return Err(invalid("group"));
+                    }
+                    table.insert_loaded(fabric, group, entry);
+                }
+                // The key map is Group Key Management's and is not part of this record.
+                table.key_map = core::mem::take(&mut self.groups.key_map);
+                self.groups = table;
             }
         }
         Ok(())
