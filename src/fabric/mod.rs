@@ -18,6 +18,7 @@
 
 pub mod acl;
 mod fail_safe;
+pub mod network;
 mod persist;
 mod table;
 
@@ -32,6 +33,7 @@ pub use acl::{
     Subject, Target,
 };
 pub use fail_safe::{BasicCommissioningInfo, FailSafe, FailSafeContext};
+pub use network::{NetworkConfig, NetworkStatus, NetworkingStatus, WifiNetwork};
 pub use persist::{LoadError, Record, RecordKind};
 pub use table::{
     Fabric, FabricError, FabricTable, Pending, DEFAULT_SUPPORTED_FABRICS, MAX_LABEL_LEN,
@@ -163,23 +165,6 @@ impl Default for WritableInfo {
     }
 }
 
-/// Network configuration guarded by the fail-safe (Network Commissioning, Ethernet feature:
-/// the host is already on its network, so only InterfaceEnabled can change).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NetworkConfig {
-    /// InterfaceEnabled.
-    pub interface_enabled: bool,
-}
-
-impl Default for NetworkConfig {
-    fn default() -> Self {
-        Self {
-            interface_enabled: true,
-        }
-    }
-}
-
 /// How the fail-safe ended without CommissioningComplete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -285,8 +270,10 @@ pub struct NodeState {
     pub regulatory: Regulatory,
     /// Writable Basic Information attributes.
     pub info: WritableInfo,
-    /// Network configuration.
+    /// Network configuration (fail-safe guarded, persisted).
     pub network: NetworkConfig,
+    /// The last network scan or connection outcome (Network Commissioning's Last* attributes).
+    pub network_status: NetworkStatus,
     snapshot: Option<Box<Snapshot>>,
     effects: VecDeque<Effect>,
     changed: BTreeSet<ChangedPath>,
@@ -315,6 +302,7 @@ impl NodeState {
             regulatory: Regulatory::default(),
             info: WritableInfo::default(),
             network: NetworkConfig::default(),
+            network_status: NetworkStatus::default(),
             snapshot: None,
             effects: VecDeque::new(),
             changed: BTreeSet::new(),
