@@ -275,6 +275,29 @@ pub enum QrStyle {
     None,
 }
 
+/// Which Network Commissioning feature the device announces (`--network-commissioning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum NetworkCommissioningMode {
+    /// Wi-Fi (host-managed): commissioners that provision Wi-Fi over BLE (the CHIP SDK's
+    /// controllers, phones) can finish; the credentials are stored, not applied to the host.
+    Wifi,
+    /// Ethernet: nothing to configure (enough for on-network commissioning over UDP).
+    Ethernet,
+}
+
+impl NetworkCommissioningMode {
+    /// The default for `transport`: Wi-Fi when BLE is used, since a BLE commissioner requires
+    /// network setup (the CHIP SDK's AutoCommissioner stops without it); Ethernet for UDP only.
+    pub fn default_for(transport: Transport) -> Self {
+        if transport.ble() {
+            Self::Wifi
+        } else {
+            Self::Ethernet
+        }
+    }
+}
+
 /// The device's settings as given on the command line, each value already parsed and checked.
 /// [`Config::from_args`] fills in defaults and checks the combination.
 #[derive(Debug, Clone, Args)]
@@ -415,6 +438,13 @@ pub struct DeviceArgs {
     /// time: changes during a run are coalesced into one more run with the latest state.
     #[arg(long, global = true, value_name = "CMD", value_parser = parse_on_change)]
     pub on_change: Option<String>,
+    /// The Network Commissioning feature announced for that interface: wifi = a Wi-Fi server
+    /// whose credentials are stored but not applied (this host keeps its own network
+    /// configuration; ConnectNetwork succeeds while the interface is up), as commissioners over
+    /// BLE require; ethernet = nothing to configure. Default: wifi when BLE is used (--transport
+    /// auto, ble, both), ethernet for udp.
+    #[arg(long, global = true, value_enum, value_name = "KIND")]
+    pub network_commissioning: Option<NetworkCommissioningMode>,
 }
 
 /// The bytes of a credential file, read when the flag is parsed. Debug output shows only the
@@ -608,6 +638,8 @@ pub struct Config {
     pub network_interface: Option<String>,
     /// `--on-change`: the command run when the light changes.
     pub on_change: Option<String>,
+    /// The Network Commissioning feature (the flag, or the transport's default).
+    pub network_commissioning: NetworkCommissioningMode,
 }
 
 impl Config {
@@ -682,6 +714,9 @@ impl Config {
             },
             network_interface: args.network_interface,
             on_change: args.on_change,
+            network_commissioning: args
+                .network_commissioning
+                .unwrap_or_else(|| NetworkCommissioningMode::default_for(args.transport)),
         })
     }
 
@@ -1427,6 +1462,29 @@ mod tests {
     }
 
     #[test]
+    fn network_commissioning_follows_the_transport_unless_given() {
+        use NetworkCommissioningMode::{Ethernet, Wifi};
+        for (args, want) in [
+            (&[][..], Wifi),
+            (&["--transport", "ble"][..], Wifi),
+            (&["--transport", "both"][..], Wifi),
+            (&["--transport", "udp"][..], Ethernet),
+            (
+                &["--transport", "udp", "--network-commissioning", "wifi"][..],
+                Wifi,
+            ),
+            (&["--network-commissioning", "ethernet"][..], Ethernet),
+        ] {
+            assert_eq!(config(args).network_commissioning, want, "{args:?}");
+        }
+        assert!(parse(&["--network-commissioning", "thread"]).is_err());
+        // A --config file may set it too (the keys are the long flags).
+        assert!(file_flags()
+            .iter()
+            .any(|f| f.name == "network-commissioning" && f.takes_value));
+    }
+
+    #[test]
     fn defaults_and_generated_values() {
         let c = config(&[]);
         assert!(c.generated.passcode && c.generated.discriminator && c.generated.salt);
@@ -1666,6 +1724,7 @@ mod tests {
             "--cd",
             "--network-interface",
             "--on-change",
+            "--network-commissioning",
             "pairing-code",
             "factory-reset",
         ] {

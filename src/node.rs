@@ -91,8 +91,11 @@ pub struct NodeConfig {
     /// Device attestation credentials (DAC, PAI, CD, DAC key) for Operational Credentials;
     /// `None` leaves that cluster out (the node cannot be commissioned then).
     pub attestation: Option<crate::attestation::DeviceCredentials>,
-    /// The host interface Network Commissioning reports (Ethernet feature).
+    /// The host interface Network Commissioning reports.
     pub network_interface: String,
+    /// Network Commissioning's feature on that interface: Ethernet (nothing to configure) or
+    /// Wi-Fi with its backend (what BLE commissioners need).
+    pub network_feature: im::clusters::NetworkFeature,
     /// Interaction Model requests served at once (reads, writes, invokes, timed interactions in
     /// progress); a request beyond this is answered StatusResponse BUSY (Matter 1.3 §8.10.1).
     pub max_im_exchanges: usize,
@@ -113,6 +116,7 @@ impl Default for NodeConfig {
             im_max_payload: ImExchange::DEFAULT_MAX_PAYLOAD,
             attestation: None,
             network_interface: im::clusters::network_commissioning::DEFAULT_INTERFACE.into(),
+            network_feature: im::clusters::NetworkFeature::Ethernet,
             max_im_exchanges: 16,
             subscriptions: SubscriptionConfig::default(),
             light: true,
@@ -293,6 +297,7 @@ impl<R: Rng> Node<R> {
                 ep,
                 config.attestation,
                 &config.network_interface,
+                &config.network_feature,
                 rng.next_u32(),
             );
         }

@@ -20,9 +20,9 @@ use crate::ble::{
     PeripheralConfig,
 };
 use crate::btp::{BtpConfig, BtpEvent};
-use crate::config::Config;
+use crate::config::{Config, NetworkCommissioningMode};
 use crate::fabric::LIGHT_ENDPOINT;
-use crate::im::clusters::DeviceInfo;
+use crate::im::clusters::{DeviceInfo, HostLink, NetworkFeature, WifiSettings};
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use crate::on_change::{LightChange, OnChange};
 use crate::rng::OsRng;
@@ -63,6 +63,7 @@ pub async fn run(
         .clone()
         .unwrap_or_else(host_network_interface);
     info!(interface = %node_cfg.network_interface, "Network Commissioning reports this interface");
+    node_cfg.network_feature = network_feature(&config, &node_cfg.network_interface);
     let loaded = state::load_node_state(store).context("loading the node's records")?;
     let commissioned = loaded.as_ref().map_or(0, |s| s.fabrics.len());
     let mut node = Node::with_state(node_cfg, OsRng, OsRng, loaded);
@@ -229,6 +230,49 @@ fn host_network_interface() -> String {
         .unwrap_or_default();
     up.sort();
     crate::im::clusters::default_interface_name(up.iter().map(String::as_str))
+}
+
+/// How often the host-managed Wi-Fi backend's link state is looked at again.
+const HOST_LINK_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Network Commissioning's feature from `--network-commissioning`. For Wi-Fi, the host-managed
+/// backend: its [`HostLink`] starts from `interface`'s state and a task refreshes it, so
+/// ConnectNetwork answers from the link as it is when the command arrives.
+fn network_feature(config: &Config, interface: &str) -> NetworkFeature {
+    match config.network_commissioning {
+        NetworkCommissioningMode::Ethernet => NetworkFeature::Ethernet,
+        NetworkCommissioningMode::Wifi => {
+            let link = HostLink::new(interface_is_up(interface));
+            info!(
+                interface,
+                up = link.is_up(),
+                "Network Commissioning: Wi-Fi, host-managed: Wi-Fi credentials a commissioner \
+                 sends are stored; this host's network configuration is not changed \
+                 (ConnectNetwork succeeds while the interface is up)"
+            );
+            let watched = link.clone();
+            let name = interface.to_owned();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(HOST_LINK_POLL);
+                loop {
+                    tick.tick().await;
+                    let up = interface_is_up(&name);
+                    if up != watched.is_up() {
+                        info!(interface = %name, up, "network interface state changed");
+                        watched.set_up(up);
+                    }
+                }
+            });
+            NetworkFeature::WiFi(WifiSettings::host_managed(link))
+        }
+    }
+}
+
+/// Whether `/sys/class/net/<interface>/operstate` says "up" (or "unknown", which drivers
+/// without carrier detection report for a working link, e.g. tun devices).
+fn interface_is_up(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{interface}/operstate"))
+        .is_ok_and(|s| matches!(s.trim(), "up" | "unknown"))
 }
 
 fn node_config(config: &Config, identity: &Identity) -> NodeConfig {

@@ -20,6 +20,7 @@ pub mod acl;
 mod fail_safe;
 pub mod groups;
 pub mod light;
+pub mod network;
 mod persist;
 mod resumption;
 mod table;
@@ -37,6 +38,7 @@ pub use acl::{
 pub use fail_safe::{BasicCommissioningInfo, FailSafe, FailSafeContext};
 pub use groups::{GroupEntry, GroupError, GroupId, GroupTable};
 pub use light::{LightState, StartUpOnOff, TimedOff, LIGHT_ENDPOINT};
+pub use network::{NetworkConfig, NetworkStatus, NetworkingStatus, WifiNetwork};
 pub use persist::{LoadError, Record, RecordKind};
 pub use resumption::{ResumptionRecord, ResumptionStore, DEFAULT_RESUMPTION_CAPACITY};
 pub use table::{
@@ -175,23 +177,6 @@ impl Default for WritableInfo {
     }
 }
 
-/// Network configuration guarded by the fail-safe (Network Commissioning, Ethernet feature:
-/// the host is already on its network, so only InterfaceEnabled can change).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NetworkConfig {
-    /// InterfaceEnabled.
-    pub interface_enabled: bool,
-}
-
-impl Default for NetworkConfig {
-    fn default() -> Self {
-        Self {
-            interface_enabled: true,
-        }
-    }
-}
-
 /// How the fail-safe ended without CommissioningComplete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -305,7 +290,7 @@ pub struct NodeState {
     pub regulatory: Regulatory,
     /// Writable Basic Information attributes.
     pub info: WritableInfo,
-    /// Network configuration.
+    /// Network configuration (fail-safe guarded, persisted).
     pub network: NetworkConfig,
     /// CASE resumption records (not fail-safe guarded: they belong to committed fabrics).
     pub case_resumption: ResumptionStore,
@@ -313,6 +298,8 @@ pub struct NodeState {
     pub light: LightState,
     /// The group table (Groups cluster, per fabric).
     pub groups: GroupTable,
+    /// The last network scan or connection outcome (Network Commissioning's Last* attributes).
+    pub network_status: NetworkStatus,
     snapshot: Option<Box<Snapshot>>,
     effects: VecDeque<Effect>,
     changed: BTreeSet<ChangedPath>,
@@ -344,6 +331,7 @@ impl NodeState {
             case_resumption: ResumptionStore::default(),
             light: LightState::default(),
             groups: GroupTable::default(),
+            network_status: NetworkStatus::default(),
             snapshot: None,
             effects: VecDeque::new(),
             changed: BTreeSet::new(),

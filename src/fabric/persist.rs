@@ -1,5 +1,6 @@
 //! The durable form of [`NodeState`]: one named record per kind (fabrics, ACL, Basic Information,
-//! General Commissioning, the light's On/Off, the group table), each a versioned TLV structure. The shell stores them as named blobs
+//! General Commissioning, Network Commissioning, CASE resumption, the light's On/Off, the group
+//! table), each a versioned TLV structure. The shell stores them as named blobs
 //! (src/store) and hands them back to [`NodeState::load`] at start; a record that does not decode
 //! is a [`LoadError`], never a silent reset.
 //!
@@ -14,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::acl::{AclEntry, AclExtension, DecodeAclError};
 use super::table::Fabric;
-use super::{FabricIndex, NodeState, RegulatoryLocation, StartUpOnOff};
+use super::{FabricIndex, NetworkConfig, NodeState, RegulatoryLocation, StartUpOnOff, WifiNetwork};
 use crate::tlv::{Container, Tag, TlvError, TlvReader, TlvWriter, Value};
 
 /// The record format version written.
@@ -32,6 +33,10 @@ pub enum RecordKind {
     BasicInformation,
     /// General Commissioning's RegulatoryConfig.
     GeneralCommissioning,
+    /// Network Commissioning: InterfaceEnabled, the Wi-Fi networks with their credentials (a
+    /// device must rejoin its network after a restart; the state folder is private, mode 0700,
+    /// and records are written owner-only) and the connected network.
+    NetworkCommissioning,
     /// CASE session resumption records (Matter 1.3 §4.14.2.2.4).
     CaseResumption,
     /// The light's OnOff and StartUpOnOff.
@@ -42,11 +47,12 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 8] = [
         Self::Fabrics,
         Self::Acl,
         Self::BasicInformation,
         Self::GeneralCommissioning,
+        Self::NetworkCommissioning,
         Self::CaseResumption,
         Self::OnOff,
         Self::Groups,
@@ -59,6 +65,7 @@ impl RecordKind {
             Self::Acl => "acl",
             Self::BasicInformation => "basic-information",
             Self::GeneralCommissioning => "general-commissioning",
+            Self::NetworkCommissioning => "network-commissioning",
             Self::CaseResumption => "case-resumption",
             Self::OnOff => "on-off",
             Self::Groups => "groups",
@@ -72,7 +79,7 @@ impl RecordKind {
 
     /// Whether the fail-safe guards this record (held back from persistence while armed).
     pub fn is_fail_safe_guarded(self) -> bool {
-        matches!(self, Self::Fabrics | Self::Acl)
+        matches!(self, Self::Fabrics | Self::Acl | Self::NetworkCommissioning)
     }
 }
 
@@ -167,6 +174,13 @@ mod tag {
     pub(super) const LOCATION: u8 = 2;
     // General Commissioning record.
     pub(super) const REGULATORY_CONFIG: u8 = 1;
+    // Network Commissioning record.
+    pub(super) const INTERFACE_ENABLED: u8 = 1;
+    pub(super) const WIFI_NETWORKS: u8 = 2;
+    pub(super) const CONNECTED: u8 = 3;
+    // One Wi-Fi network.
+    pub(super) const SSID: u8 = 0;
+    pub(super) const CREDENTIALS: u8 = 1;
     // CASE resumption record: a list of {id, secret, fabric, peer node id, CATs}.
     pub(super) const RESUMPTION: u8 = 1;
     pub(super) const R_ID: u8 = 0;
@@ -299,6 +313,21 @@ impl NodeState {
                         Tag::Context(tag::REGULATORY_CONFIG),
                         self.regulatory.config as u8,
                     )?;
+                }
+                RecordKind::NetworkCommissioning => {
+                    let n = &self.network;
+                    w.bool(Tag::Context(tag::INTERFACE_ENABLED), n.interface_enabled)?;
+                    w.start_array(Tag::Context(tag::WIFI_NETWORKS))?;
+                    for net in n.wifi_networks() {
+                        w.start_struct(Tag::Anonymous)?;
+                        w.octets(Tag::Context(tag::SSID), net.ssid())?;
+                        w.octets(Tag::Context(tag::CREDENTIALS), net.credentials())?;
+                        w.end_container()?;
+                    }
+                    w.end_container()?;
+                    if let Some(c) = n.connected() {
+                        w.octets(Tag::Context(tag::CONNECTED), c)?;
+                    }
                 }
                 RecordKind::CaseResumption => {
                     w.start_array(Tag::Context(tag::RESUMPTION))?;
@@ -435,6 +464,32 @@ impl NodeState {
                         kind,
                         what: "regulatory config",
                     })?;
+            }
+            RecordKind::NetworkCommissioning => {
+                let enabled = c.bool(tag::INTERFACE_ENABLED).map_err(corrupt)?;
+                let mut wifi = Vec::new();
+                for e in c.array(tag::WIFI_NETWORKS).map_err(corrupt)?.iter() {
+                    let Value::Struct(n) = e.map_err(corrupt)?.value else {
+                        return Err(LoadError::Invalid {
+                            kind,
+                            what: "Wi-Fi network",
+                        });
+                    };
+                    let ssid = n.octets(tag::SSID).map_err(corrupt)?;
+                    let credentials = n.octets(tag::CREDENTIALS).map_err(corrupt)?;
+                    wifi.push(WifiNetwork::new(ssid, credentials).map_err(|_| {
+                        LoadError::Invalid {
+                            kind,
+                            what: "Wi-Fi network",
+                        }
+                    })?);
+                }
+                let connected = c
+                    .opt_octets(tag::CONNECTED)
+                    .map_err(corrupt)?
+                    .map(<[u8]>::to_vec);
+                self.network = NetworkConfig::from_parts(enabled, wifi, connected)
+                    .map_err(|what| LoadError::Invalid { kind, what })?;
             }
             RecordKind::CaseResumption => {
                 let mut store = super::ResumptionStore::new(self.case_resumption.capacity());

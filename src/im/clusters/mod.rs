@@ -29,14 +29,17 @@ pub use general_commissioning::GeneralCommissioning;
 pub use group_key_management::GroupKeyManagement;
 pub use groups::Groups;
 pub use identify::Identify;
-pub use network_commissioning::{default_interface_name, NetworkCommissioning};
+pub use network_commissioning::{
+    default_interface_name, HostLink, NetworkCommissioning, NetworkFeature, WifiSettings,
+};
 pub use on_off::OnOff;
 pub use operational_credentials::OperationalCredentials;
 
 use crate::attestation::DeviceCredentials;
 
 /// Adds the commissioning clusters of endpoint 0 beyond the root node's (Network
-/// Commissioning for `network_interface`, Administrator Commissioning, Group Key Management,
+/// Commissioning for `network_interface` with `network_feature`, Administrator Commissioning,
+/// Group Key Management,
 /// and Operational Credentials when `credentials` are given: without attestation credentials
 /// a device cannot be commissioned, so the cluster would only mislead). Cluster `i` starts at
 /// DataVersion `data_version_seed + i` (random seeds, §7.10.3).
@@ -44,10 +47,14 @@ pub fn add_commissioning_clusters(
     ep: &mut super::Endpoint,
     credentials: Option<DeviceCredentials>,
     network_interface: &str,
+    network_feature: &NetworkFeature,
     data_version_seed: u32,
 ) {
     let mut clusters: Vec<Box<dyn super::Cluster + Send>> = vec![
-        Box::new(NetworkCommissioning::ethernet(network_interface)),
+        Box::new(NetworkCommissioning::new(
+            network_interface,
+            network_feature,
+        )),
         Box::new(AdministratorCommissioning::new()),
         Box::new(GroupKeyManagement::new()),
     ];
