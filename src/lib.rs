@@ -50,6 +50,7 @@ pub mod config_file;
 
 // IO shell: the only modules that may use tokio or bluer.
 pub mod ble;
+pub mod on_change;
 pub mod runtime;
 pub mod state;
 pub mod udp;
