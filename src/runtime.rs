@@ -21,9 +21,16 @@ use crate::ble::{
 };
 use crate::btp::{BtpConfig, BtpEvent};
 use crate::config::Config;
+use crate::dnssd::records::pairing_hint;
+use crate::dnssd::{
+    Commissionable, CommissioningMode, Desired, InstanceName, Operational, Publisher,
+    PublisherOptions,
+};
+use crate::fabric::WindowStatus;
 use crate::im::clusters::DeviceInfo;
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
 use crate::rng::OsRng;
+use crate::session::params::MrpParameters;
 use crate::state::{self, Attestation, Identity};
 use crate::store::Store;
 use crate::udp::{UdpTransport, MAX_UDP_PAYLOAD};
@@ -55,6 +62,8 @@ pub async fn run(
         );
     }
     let mut node_cfg = node_config(&config, &identity);
+    // What DNS-SD announces as SII/SAI/SAT: the parameters our PASE/CASE responders announce.
+    let mrp = MrpParameters::from(&node_cfg.pase.session_params.unwrap_or_default());
     node_cfg.attestation = Some(attestation.credentials);
     node_cfg.network_interface = config
         .network_interface
@@ -99,6 +108,12 @@ pub async fn run(
     };
     drop(link_tx);
 
+    // DNS-SD: commissioners find the device (and its fabrics' administrators reach it) by name.
+    let dnssd = match &udp {
+        Some(udp) => start_dnssd(&config, udp, mrp).await,
+        None => None,
+    };
+
     // A commissioned device does not open its window by itself (Matter 1.3 §5.4.2.3): an
     // administrator opens one (Administrator Commissioning), or `factory-reset` starts over.
     let window_open = commissioned == 0;
@@ -125,6 +140,8 @@ pub async fn run(
         window_open,
         store,
         discriminator: config.discriminator.value(),
+        window_discriminator: None,
+        dnssd,
     };
     let result = shell.serve(&mut node, &mut link_rx, signals).await;
 
@@ -132,6 +149,12 @@ pub async fn run(
     let now = shell.clock.now();
     node.shutdown(now);
     shell.flush(&mut node).await;
+    // Withdraw the DNS-SD services (goodbye packets / avahi entry groups freed).
+    if let Some(d) = shell.dnssd.take() {
+        if let Err(e) = tokio::task::spawn_blocking(move || d.publisher.shutdown()).await {
+            warn!(error = %e, "DNS-SD withdrawal did not finish");
+        }
+    }
     // Let the link tasks move their last segments before the links are torn down.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     if let Some(ble) = shell.ble.take() {
@@ -186,6 +209,98 @@ async fn start_ble(
     Ok(peripheral)
 }
 
+/// The DNS-SD publisher and what the advertisements need besides the node's state.
+struct Dnssd {
+    publisher: Publisher,
+    /// The commissionable instance name, kept for the run.
+    instance: InstanceName,
+    port: u16,
+    vendor_id: u16,
+    product_id: u16,
+    device_name: String,
+    mrp: MrpParameters,
+}
+
+/// Starts the DNS-SD publisher `--mdns` asks for (`None` when off or unavailable: the device
+/// runs on without it).
+async fn start_dnssd(config: &Config, udp: &UdpTransport, mrp: MrpParameters) -> Option<Dnssd> {
+    let port = match udp.local_addr() {
+        Ok(a) => a.port(),
+        Err(e) => {
+            warn!(error = %e, "no UDP port to advertise: DNS-SD off");
+            return None;
+        }
+    };
+    let mode = config.mdns;
+    let options = PublisherOptions {
+        interface: config.network_interface.clone(),
+    };
+    // Avahi detection and start-up are blocking D-Bus calls.
+    let publisher = tokio::task::spawn_blocking(move || Publisher::start(mode, &options))
+        .await
+        .ok()
+        .flatten()?;
+    Some(Dnssd {
+        publisher,
+        instance: InstanceName::random(&mut OsRng),
+        port,
+        vendor_id: config.vendor_id,
+        product_id: config.product_id,
+        device_name: config.device_name.clone(),
+        mrp,
+    })
+}
+
+/// What DNS-SD should show for the node's state: the commissionable service while a window is
+/// open (with that window's discriminator and mode), and one operational service per fabric,
+/// including one added under an armed fail-safe (the commissioner resolves it for CASE before
+/// CommissioningComplete).
+fn desired_dnssd(
+    d: &Dnssd,
+    node: &Node<OsRng>,
+    own_discriminator: u16,
+    window_discriminator: Option<u16>,
+) -> Desired {
+    let state = node.state();
+    let commissionable = node.is_commissioning_window_open().then(|| {
+        let (mode, hint) = match state.window.status {
+            WindowStatus::EnhancedWindowOpen => {
+                (CommissioningMode::Enhanced, pairing_hint::ADMINISTRATOR)
+            }
+            WindowStatus::BasicWindowOpen => {
+                (CommissioningMode::Basic, pairing_hint::ADMINISTRATOR)
+            }
+            // The initial window, opened at start-up because the device is uncommissioned.
+            WindowStatus::WindowNotOpen => (CommissioningMode::Basic, pairing_hint::POWER_CYCLE),
+        };
+        Commissionable {
+            instance: d.instance,
+            discriminator: window_discriminator.unwrap_or(own_discriminator),
+            vendor_id: d.vendor_id,
+            product_id: d.product_id,
+            device_type: None,
+            device_name: Some(d.device_name.clone()),
+            mode,
+            pairing_hint: hint,
+            pairing_instruction: None,
+            mrp: d.mrp,
+        }
+    });
+    Desired {
+        commissionable,
+        operational: state
+            .fabrics
+            .iter()
+            .map(|f| Operational {
+                compressed_fabric_id: f.compressed_fabric_id,
+                node_id: f.node_id,
+                mrp: d.mrp,
+            })
+            .collect(),
+        port: d.port,
+    }
+}
+
 /// The first network interface that is up and not loopback, from /sys/class/net (sorted by
 /// name so the choice is stable), or the Network Commissioning default when there is none.
 fn host_network_interface() -> String {
@@ -232,6 +347,10 @@ struct Shell<'s> {
     store: &'s mut Store,
     /// The discriminator the BLE advertisement carries.
     discriminator: u16,
+    /// The open window's discriminator when an administrator gave one (enhanced window).
+    window_discriminator: Option<u16>,
+    /// DNS-SD, when UDP runs and `--mdns` is not off.
+    dnssd: Option<Dnssd>,
     clock: LinkClock,
     udp: Option<UdpTransport>,
     ble: Option<BlePeripheral>,
@@ -251,6 +370,10 @@ impl Shell<'_> {
         let mut links_open = true;
         loop {
             self.flush(node).await;
+            if let Some(d) = &mut self.dnssd {
+                let desired = desired_dnssd(d, node, self.discriminator, self.window_discriminator);
+                d.publisher.reconcile(&desired);
+            }
             let deadline = node.poll_timeout();
             let now = self.clock.now();
             if let Some(d) = deadline.filter(|d| *d <= now) {
@@ -399,6 +522,7 @@ impl Shell<'_> {
                     ?timeout,
                     "commissioning window opened by an administrator"
                 );
+                self.window_discriminator = discriminator;
                 // BLE advertises the configured discriminator; a window with another one is
                 // reachable on the IP network (as the spec expects of a commissioned device).
                 let same = discriminator.is_none_or(|d| d == self.discriminator);
@@ -418,6 +542,7 @@ impl Shell<'_> {
             NodeEvent::FabricRemoved { fabric } => info!(fabric = fabric.0, "fabric removed"),
             NodeEvent::CommissioningWindowClosed { reason } => {
                 info!(?reason, "commissioning window closed");
+                self.window_discriminator = None;
                 if self.window_open {
                     self.window_open = false;
                     if let Some(ble) = &self.ble {
