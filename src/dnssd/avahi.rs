@@ -24,7 +24,7 @@ use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
 use super::records::{self, InstanceName, Service};
-use super::Backend;
+use super::{Backend, PublisherOptions};
 use crate::rng::OsRng;
 
 const AVAHI: &str = "org.freedesktop.Avahi";
@@ -48,6 +48,9 @@ pub enum AvahiError {
     /// avahi-daemon does not own its bus name.
     #[error("avahi-daemon is not running (org.freedesktop.Avahi has no owner on the system bus)")]
     NotRunning,
+    /// `--network-interface` names no interface of this host.
+    #[error("network interface {0} not found")]
+    NoInterface(String),
     /// The backend thread could not be started.
     #[error("starting the avahi thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -97,7 +100,15 @@ impl AvahiBackend {
     ///
     /// # Errors
     /// [`AvahiError::NotRunning`] when avahi-daemon is not on the bus; D-Bus errors.
-    pub fn start() -> Result<Self, AvahiError> {
+    pub fn start(options: &PublisherOptions) -> Result<Self, AvahiError> {
+        // `--network-interface`: publish there only (its kernel index, as avahi takes it).
+        let interface = match &options.interface {
+            Some(name) => std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+                .ok_or_else(|| AvahiError::NoInterface(name.clone()))?,
+            None => UNSPEC,
+        };
         let conn = Connection::new_system()?;
         if !has_owner(&conn)? {
             return Err(AvahiError::NotRunning);
@@ -135,6 +146,7 @@ impl AvahiBackend {
                 Worker {
                     conn,
                     signals,
+                    interface,
                     entries: Vec::new(),
                 }
                 .run(&rx);
@@ -179,6 +191,8 @@ struct Entry {
 struct Worker {
     conn: Connection,
     signals: Arc<Mutex<Vec<Signal>>>,
+    /// Avahi interface index, or UNSPEC for all.
+    interface: i32,
     entries: Vec<Entry>,
 }
 
@@ -261,7 +275,7 @@ impl Worker {
                 GROUP_IFACE,
                 "AddService",
                 (
-                    UNSPEC,
+                    self.interface,
                     UNSPEC,
                     0u32,
                     e.name.as_str(),
@@ -278,7 +292,7 @@ impl Worker {
                         GROUP_IFACE,
                         "AddServiceSubtype",
                         (
-                            UNSPEC,
+                            self.interface,
                             UNSPEC,
                             0u32,
                             e.name.as_str(),

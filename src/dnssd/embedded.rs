@@ -1,5 +1,7 @@
 //! The embedded mDNS responder (crate `mdns-sd`), for hosts without avahi-daemon: answers on
-//! UDP 5353 on every non-loopback multicast interface (or the `--network-interface` one), with
+//! UDP 5353 on every non-loopback multicast interface that is up (or the `--network-interface`
+//! one; loopback only when nothing else is up, so commissioners on the same host, e.g. in a
+//! network namespace with only `lo`, still find us), with
 //! a Matter host name (the interface MAC as 12 uppercase hex digits, Matter 1.3 §4.3.1) and its
 //! A/AAAA records.
 //!
@@ -31,6 +33,8 @@ pub enum EmbeddedError {
 /// The running responders and what they publish.
 pub struct EmbeddedBackend {
     options: PublisherOptions,
+    /// Leave loopback out (there is another multicast interface up).
+    skip_loopback: bool,
     /// `<host>.local.`
     host: String,
     /// One responder per subtype slot; the first always exists.
@@ -49,8 +53,13 @@ impl EmbeddedBackend {
         OsRng.fill(&mut random);
         let mac = host_mac(options.interface.as_deref());
         let host = format!("{}.local.", records::host_name(mac, random));
+        let skip_loopback = options.interface.is_none() && other_multicast_interface_up();
+        if !skip_loopback && options.interface.is_none() {
+            debug!("no multicast interface up but loopback: mDNS on loopback only");
+        }
         let mut me = Self {
             options: options.clone(),
+            skip_loopback,
             host,
             daemons: Vec::new(),
             published: Vec::new(),
@@ -67,6 +76,8 @@ impl EmbeddedBackend {
             if let Some(name) = &self.options.interface {
                 d.disable_interface(IfKind::All)?;
                 d.enable_interface(IfKind::Name(name.clone()))?;
+            } else if self.skip_loopback {
+                d.disable_interface(vec![IfKind::LoopbackV4, IfKind::LoopbackV6])?;
             }
             if self.daemons.is_empty() {
                 // Name conflicts are found by the first responder (the only one that probes).
@@ -176,6 +187,23 @@ impl Backend for EmbeddedBackend {
             }
         }
     }
+}
+
+/// Whether an interface other than loopback is up and multicast-capable (IFF_UP, IFF_MULTICAST
+/// in /sys/class/net/*/flags).
+fn other_multicast_interface_up() -> bool {
+    const IFF_UP: u32 = 0x1;
+    const IFF_LOOPBACK: u32 = 0x8;
+    const IFF_MULTICAST: u32 = 0x1000;
+    let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+        return true;
+    };
+    dir.filter_map(Result::ok).any(|e| {
+        std::fs::read_to_string(e.path().join("flags"))
+            .ok()
+            .and_then(|t| u32::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|f| f & IFF_UP != 0 && f & IFF_MULTICAST != 0 && f & IFF_LOOPBACK == 0)
+    })
 }
 
 /// The MAC of `interface`, or of the first (by name) non-loopback interface that has one.

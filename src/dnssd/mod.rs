@@ -28,7 +28,8 @@ pub const SHUTDOWN_WAIT: StdDuration = StdDuration::from_secs(2);
 #[derive(Clone, Debug, Default)]
 pub struct PublisherOptions {
     /// Publish only on this interface (`--network-interface`); `None` = every non-loopback
-    /// multicast interface (embedded) or wherever avahi-daemon publishes (avahi).
+    /// multicast interface that is up (embedded; loopback when there is none) or wherever
+    /// avahi-daemon publishes (avahi).
     pub interface: Option<String>,
 }
 
@@ -89,7 +90,7 @@ impl Publisher {
             }
         };
         let backend: Box<dyn Backend> = match kind {
-            BackendKind::Avahi => match avahi::AvahiBackend::start() {
+            BackendKind::Avahi => match avahi::AvahiBackend::start(options) {
                 Ok(b) => Box::new(b),
                 Err(e) => {
                     warn!(error = %e, "DNS-SD through avahi-daemon unavailable: not advertising \
