@@ -212,6 +212,12 @@ async fn start_ble(
 /// The DNS-SD publisher and what the advertisements need besides the node's state.
 struct Dnssd {
     publisher: Publisher,
+    info: DnssdInfo,
+}
+
+/// What the advertisements carry besides the node's state.
+#[derive(Debug, Clone)]
+struct DnssdInfo {
     /// The commissionable instance name, kept for the run.
     instance: InstanceName,
     port: u16,
@@ -242,12 +248,14 @@ async fn start_dnssd(config: &Config, udp: &UdpTransport, mrp: MrpParameters) ->
         .flatten()?;
     Some(Dnssd {
         publisher,
-        instance: InstanceName::random(&mut OsRng),
-        port,
-        vendor_id: config.vendor_id,
-        product_id: config.product_id,
-        device_name: config.device_name.clone(),
-        mrp,
+        info: DnssdInfo {
+            instance: InstanceName::random(&mut OsRng),
+            port,
+            vendor_id: config.vendor_id,
+            product_id: config.product_id,
+            device_name: config.device_name.clone(),
+            mrp,
+        },
     })
 }
 
@@ -255,9 +263,9 @@ async fn start_dnssd(config: &Config, udp: &UdpTransport, mrp: MrpParameters) ->
 /// open (with that window's discriminator and mode), and one operational service per fabric,
 /// including one added under an armed fail-safe (the commissioner resolves it for CASE before
 /// CommissioningComplete).
-fn desired_dnssd(
-    d: &Dnssd,
-    node: &Node<OsRng>,
+fn desired_dnssd<R: crate::rng::Rng>(
+    d: &DnssdInfo,
+    node: &Node<R>,
     own_discriminator: u16,
     window_discriminator: Option<u16>,
 ) -> Desired {
@@ -371,7 +379,8 @@ impl Shell<'_> {
         loop {
             self.flush(node).await;
             if let Some(d) = &mut self.dnssd {
-                let desired = desired_dnssd(d, node, self.discriminator, self.window_discriminator);
+                let desired =
+                    desired_dnssd(&d.info, node, self.discriminator, self.window_discriminator);
                 d.publisher.reconcile(&desired);
             }
             let deadline = node.poll_timeout();
@@ -570,5 +579,96 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fabric::Fabric;
+    use crate::pase::PaseVerifier;
+    use crate::rng::TestRng;
+    use crate::session::FabricIndex;
+    use crate::time::{Duration, Instant};
+
+    fn info() -> DnssdInfo {
+        DnssdInfo {
+            instance: InstanceName([1, 2, 3, 4, 5, 6, 7, 8]),
+            port: 5540,
+            vendor_id: 0xFFF1,
+            product_id: 0x8001,
+            device_name: "MATTER-3840".into(),
+            mrp: MrpParameters::DEFAULT,
+        }
+    }
+
+    fn fabric(n: u8) -> Fabric {
+        Fabric {
+            index: FabricIndex(0),
+            rcac: Vec::new(),
+            icac: None,
+            noc: Vec::new(),
+            fabric_id: u64::from(n),
+            node_id: 0x1000 + u64::from(n),
+            root_public_key: [n; 65],
+            vendor_id: 0xFFF1,
+            label: String::new(),
+            ipk_epoch_key: zeroize::Zeroizing::new([0; 16]),
+            // A fixed valid scalar: no key is used here.
+            operational_key: p256::SecretKey::from_slice(&[7; 32]).expect("valid scalar"),
+            compressed_fabric_id: [n; 8],
+            cats: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn what_dns_sd_shows_follows_the_window_and_the_fabrics() {
+        let mut node = Node::new(NodeConfig::default(), TestRng::new(1), TestRng::new(2));
+        let d = desired_dnssd(&info(), &node, 3840, None);
+        assert_eq!(d.commissionable, None);
+        assert!(d.operational.is_empty());
+        assert_eq!(d.port, 5540);
+
+        // The start-up window: CM=1, PH power cycle, the device's own discriminator.
+        let verifier = PaseVerifier::from_passcode(20202021, &[0x53; 16], 1000).expect("verifier");
+        node.open_commissioning_window(Instant::ZERO, verifier, Duration::from_secs(900));
+        let c = desired_dnssd(&info(), &node, 3840, None)
+            .commissionable
+            .expect("commissionable while the window is open");
+        assert_eq!(c.mode, CommissioningMode::Basic);
+        assert_eq!(c.pairing_hint, pairing_hint::POWER_CYCLE);
+        assert_eq!(c.discriminator, 3840);
+        assert_eq!(c.instance, info().instance);
+
+        // An enhanced window an administrator opened, with its own discriminator.
+        node.state_mut().window.status = WindowStatus::EnhancedWindowOpen;
+        let c = desired_dnssd(&info(), &node, 3840, Some(100))
+            .commissionable
+            .expect("commissionable");
+        assert_eq!(c.mode, CommissioningMode::Enhanced);
+        assert_eq!(c.pairing_hint, pairing_hint::ADMINISTRATOR);
+        assert_eq!(c.discriminator, 100);
+        node.state_mut().window.status = WindowStatus::BasicWindowOpen;
+        let c = desired_dnssd(&info(), &node, 3840, None)
+            .commissionable
+            .expect("commissionable");
+        assert_eq!(
+            (c.mode, c.pairing_hint),
+            (CommissioningMode::Basic, pairing_hint::ADMINISTRATOR)
+        );
+
+        // Each fabric in the table (one added under an armed fail-safe too) is operational.
+        node.state_mut().fabrics.add(fabric(1)).expect("add");
+        node.state_mut().fabrics.add(fabric(2)).expect("add");
+        let d = desired_dnssd(&info(), &node, 3840, None);
+        assert_eq!(d.operational.len(), 2);
+        assert_eq!(d.operational[0].compressed_fabric_id, [1; 8]);
+        assert_eq!(d.operational[1].node_id, 0x1002);
+
+        // Window closed: the commissionable service goes, the operational ones stay.
+        node.close_commissioning_window(Instant::ZERO);
+        let d = desired_dnssd(&info(), &node, 3840, None);
+        assert_eq!(d.commissionable, None);
+        assert_eq!(d.operational.len(), 2);
     }
 }
