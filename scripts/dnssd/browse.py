@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from zeroconf import ServiceBrowser, ServiceListener, Zeroconf
+from zeroconf import IPVersion, ServiceBrowser, ServiceListener, Zeroconf
 
 BASE = "_matterc._udp.local."
 
@@ -65,7 +65,8 @@ def main():
     short = a.discriminator >> 8
     subtypes = [f"_L{a.discriminator}", f"_S{short}", f"_V{a.vendor_id}", "_CM"]
     types = [BASE] + [f"{s}._sub.{BASE}" for s in subtypes]
-    zc = Zeroconf()
+    # IPv4 and IPv6 sockets: Matter nodes SHALL publish AAAA records (Matter 1.3 §4.3).
+    zc = Zeroconf(ip_version=IPVersion.All)
     listener = Listener()
     browsers = [ServiceBrowser(zc, t, listener) for t in types]
     label = a.label
@@ -96,7 +97,10 @@ def main():
         zc.close()
         return 1
     result(info.port == a.port, f"{label}/port", f"port {info.port}, want {a.port}")
-    result(bool(info.parsed_addresses()), f"{label}/address", "no A/AAAA record")
+    v6 = info.parsed_addresses(IPVersion.V6Only)
+    v4 = info.parsed_addresses(IPVersion.V4Only)
+    result(bool(v6), f"{label}/aaaa", f"no AAAA record (A: {v4})")
+    result("10.231.0.1" in v4, f"{label}/a", f"A records {v4}, want 10.231.0.1")
     txt = {k.decode(): (v.decode() if v is not None else None) for k, v in info.properties.items()}
     want = {
         "D": str(a.discriminator),
