@@ -549,6 +549,20 @@ impl Shell<'_> {
                 info!(fabric = fabric.0, "commissioning complete");
             }
             NodeEvent::FabricRemoved { fabric } => info!(fabric = fabric.0, "fabric removed"),
+            NodeEvent::CaseEstablished {
+                session,
+                peer,
+                fabric,
+                peer_node_id,
+                resumed,
+            } => info!(
+                %peer,
+                ?session,
+                fabric = fabric.0,
+                peer_node_id = format_args!("{peer_node_id:016X}"),
+                resumed,
+                "CASE session established"
+            ),
             NodeEvent::CommissioningWindowClosed { reason } => {
                 info!(?reason, "commissioning window closed");
                 self.window_discriminator = None;

@@ -19,6 +19,7 @@
 pub mod acl;
 mod fail_safe;
 mod persist;
+mod resumption;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -33,6 +34,7 @@ pub use acl::{
 };
 pub use fail_safe::{BasicCommissioningInfo, FailSafe, FailSafeContext};
 pub use persist::{LoadError, Record, RecordKind};
+pub use resumption::{ResumptionRecord, ResumptionStore, DEFAULT_RESUMPTION_CAPACITY};
 pub use table::{
     Fabric, FabricError, FabricTable, Pending, DEFAULT_SUPPORTED_FABRICS, MAX_LABEL_LEN,
 };
@@ -287,6 +289,8 @@ pub struct NodeState {
     pub info: WritableInfo,
     /// Network configuration.
     pub network: NetworkConfig,
+    /// CASE resumption records (not fail-safe guarded: they belong to committed fabrics).
+    pub case_resumption: ResumptionStore,
     snapshot: Option<Box<Snapshot>>,
     effects: VecDeque<Effect>,
     changed: BTreeSet<ChangedPath>,
@@ -315,6 +319,7 @@ impl NodeState {
             regulatory: Regulatory::default(),
             info: WritableInfo::default(),
             network: NetworkConfig::default(),
+            case_resumption: ResumptionStore::default(),
             snapshot: None,
             effects: VecDeque::new(),
             changed: BTreeSet::new(),
@@ -370,6 +375,8 @@ impl NodeState {
     pub fn remove_fabric(&mut self, index: FabricIndex) -> bool {
         let existed = self.fabrics.remove(index).is_some();
         self.acl.remove_fabric(index);
+        // Its sessions cannot be resumed either (§11.18.6.12: everything scoped to it goes).
+        self.case_resumption.remove_fabric(index);
         // RemoveFabric is not something the fail-safe undoes (it is not in §11.10.7.2.2's
         // list): a fabric removed while armed must not come back from the snapshot.
         if let Some(snap) = self.snapshot.as_mut() {

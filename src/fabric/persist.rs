@@ -32,15 +32,18 @@ pub enum RecordKind {
     BasicInformation,
     /// General Commissioning's RegulatoryConfig.
     GeneralCommissioning,
+    /// CASE session resumption records (Matter 1.3 §4.14.2.2.4).
+    CaseResumption,
 }
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 5] = [
         Self::Fabrics,
         Self::Acl,
         Self::BasicInformation,
         Self::GeneralCommissioning,
+        Self::CaseResumption,
     ];
 
     /// The record's name (a file name in the state folder).
@@ -50,6 +53,7 @@ impl RecordKind {
             Self::Acl => "acl",
             Self::BasicInformation => "basic-information",
             Self::GeneralCommissioning => "general-commissioning",
+            Self::CaseResumption => "case-resumption",
         }
     }
 
@@ -155,6 +159,13 @@ mod tag {
     pub(super) const LOCATION: u8 = 2;
     // General Commissioning record.
     pub(super) const REGULATORY_CONFIG: u8 = 1;
+    // CASE resumption record: a list of {id, secret, fabric, peer node id, CATs}.
+    pub(super) const RESUMPTION: u8 = 1;
+    pub(super) const R_ID: u8 = 0;
+    pub(super) const R_SECRET: u8 = 1;
+    pub(super) const R_FABRIC: u8 = 2;
+    pub(super) const R_NODE: u8 = 3;
+    pub(super) const R_CATS: u8 = 4;
 }
 
 fn encode_fabric(w: &mut TlvWriter<'_>, f: &Fabric) -> Result<(), TlvError> {
@@ -272,6 +283,23 @@ impl NodeState {
                         self.regulatory.config as u8,
                     )?;
                 }
+                RecordKind::CaseResumption => {
+                    w.start_array(Tag::Context(tag::RESUMPTION))?;
+                    for r in self.case_resumption.iter() {
+                        w.start_struct(Tag::Anonymous)?;
+                        w.octets(Tag::Context(tag::R_ID), &r.resumption_id)?;
+                        w.octets(Tag::Context(tag::R_SECRET), &r.shared_secret[..])?;
+                        w.u8(Tag::Context(tag::R_FABRIC), r.fabric.0)?;
+                        w.u64(Tag::Context(tag::R_NODE), r.peer_node_id)?;
+                        w.start_array(Tag::Context(tag::R_CATS))?;
+                        for c in &r.peer_cats {
+                            w.u32(Tag::Anonymous, *c)?;
+                        }
+                        w.end_container()?;
+                        w.end_container()?;
+                    }
+                    w.end_container()?;
+                }
             }
             w.end_container()
         };
@@ -367,6 +395,36 @@ impl NodeState {
                         kind,
                         what: "regulatory config",
                     })?;
+            }
+            RecordKind::CaseResumption => {
+                let mut store = super::ResumptionStore::new(self.case_resumption.capacity());
+                for e in c.array(tag::RESUMPTION).map_err(corrupt)?.iter() {
+                    let Value::Struct(r) = e.map_err(corrupt)?.value else {
+                        return Err(LoadError::Invalid {
+                            kind,
+                            what: "resumption record",
+                        });
+                    };
+                    let secret: [u8; 32] = r.get(tag::R_SECRET).map_err(corrupt)?;
+                    let mut peer_cats = Vec::new();
+                    for x in r.array(tag::R_CATS).map_err(corrupt)?.iter() {
+                        peer_cats.push(x.and_then(|x| x.value.decode::<u32>()).map_err(corrupt)?);
+                    }
+                    if peer_cats.len() > 3 {
+                        return Err(LoadError::Invalid {
+                            kind,
+                            what: "CAT list",
+                        });
+                    }
+                    store.insert(super::ResumptionRecord {
+                        resumption_id: r.get(tag::R_ID).map_err(corrupt)?,
+                        shared_secret: Zeroizing::new(secret),
+                        fabric: FabricIndex(r.u8(tag::R_FABRIC).map_err(corrupt)?),
+                        peer_node_id: r.u64(tag::R_NODE).map_err(corrupt)?,
+                        peer_cats,
+                    });
+                }
+                self.case_resumption = store;
             }
         }
         Ok(())
