@@ -262,6 +262,21 @@ impl Transport {
     }
 }
 
+/// How the device publishes its DNS-SD services (`_matterc._udp`, `_matter._tcp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[non_exhaustive]
+pub enum Mdns {
+    /// Through avahi-daemon when it is on the system bus, else the embedded responder.
+    #[default]
+    Auto,
+    /// Through avahi-daemon's D-Bus API (coexists with the host's own mDNS responder).
+    Avahi,
+    /// Our own mDNS responder on UDP port 5353 (for hosts without avahi-daemon).
+    Embedded,
+    /// Publish nothing (commissioners must be given the address).
+    Off,
+}
+
 /// How the QR code is drawn on the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 #[non_exhaustive]
@@ -373,6 +388,11 @@ pub struct DeviceArgs {
     #[arg(long, global = true, value_name = "PORT", value_parser = parse_u16,
           default_value = "5540")]
     pub udp_port: u16,
+
+    /// DNS-SD publishing: auto = through avahi-daemon when it runs (on the system bus), else an
+    /// embedded mDNS responder; off publishes nothing. Used with --transport auto, udp or both.
+    #[arg(long, global = true, value_enum, default_value_t = Mdns::Auto)]
+    pub mdns: Mdns,
 
     /// How to draw the QR code on the terminal: for a dark or a light background, or not at all.
     #[arg(long, global = true, value_enum, default_value_t = QrStyle::Dark)]
@@ -620,6 +640,8 @@ pub struct Config {
     pub transport: Transport,
     /// UDP port (0 = any free port).
     pub udp_port: u16,
+    /// DNS-SD publishing.
+    pub mdns: Mdns,
     /// How to draw the QR code.
     pub qr_style: QrStyle,
     /// `--state-dir`, if given (see [`Config::state_dir`] for the folder used).
@@ -696,6 +718,7 @@ impl Config {
             commissioning_timeout: args.commissioning_timeout,
             transport: args.transport,
             udp_port: args.udp_port,
+            mdns: args.mdns,
             qr_style: args.qr,
             state_dir: args.state_dir,
             generated,
@@ -1712,6 +1735,7 @@ mod tests {
             "--commissioning-timeout",
             "--transport",
             "--udp-port",
+            "--mdns",
             "--qr",
             "--state-dir",
             "--config",
