@@ -1,5 +1,7 @@
 //! Our own test commissioner, sans-IO: PASE as initiator, then Interaction Model reads,
-//! invokes (plain or timed), writes and subscriptions over the PASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
+//! invokes (plain or timed), writes and subscriptions over the PASE session — and, once the
+//! device has a fabric, CASE to it with the administrator's operational credentials (resuming
+//! an earlier CASE session when it can), after which requests go over the CASE session. It runs on the same exchange layer as the device ([`ExchangeManager`]), so the
 //! in-process tests drive the real device stack against a real peer stack, and the BLE test
 //! commissioner (a btleplug central) only has to move bytes.
 //!
@@ -10,7 +12,9 @@ use std::collections::VecDeque;
 
 use tracing::{debug, warn};
 
+use crate::case::{self, CaseCredentials, CaseError, CaseInitiator};
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
+use crate::fabric::ResumptionRecord;
 use crate::im::{
     AttributePath, CommandPath, ReadRequest, Status, StatusResponse, SubscribeRequest,
     SubscribeResponse,
@@ -19,7 +23,9 @@ use crate::message::{InteractionModelOpcode, ProtocolId, SecureChannelOpcode};
 use crate::node::PeerAddr;
 use crate::pase::{InitiatorConfig, InitiatorEvent, PaseError, PaseInitiator};
 use crate::rng::Rng;
-use crate::session::{SessionManagerEvent, SessionRef};
+use crate::session::{
+    Fabric as SessionFabric, PeerAddress, SecureSessionParams, SessionManagerEvent, SessionRef,
+};
 use crate::time::Instant;
 use crate::tlv::{Container, ElementType, Tag, TlvError, TlvReader, TlvValue, TlvWriter, Value};
 
@@ -96,6 +102,15 @@ pub enum CommissionerEvent {
     RequestFailed,
     /// The device closed the session.
     SessionClosed,
+    /// CASE succeeded; requests now go over this session.
+    CaseEstablished {
+        /// The CASE session.
+        session: SessionRef,
+        /// Whether the device resumed an earlier session (Sigma2Resume).
+        resumed: bool,
+    },
+    /// CASE failed.
+    CaseFailed(CaseError),
 }
 
 /// What the device answered to one command.
@@ -134,6 +149,9 @@ pub enum CommissionerError {
     /// The exchange layer refused.
     #[error("exchange error: {0}")]
     Exchange(String),
+    /// CASE could not start.
+    #[error("CASE: {0}")]
+    Case(CaseError),
 }
 
 enum Phase {
@@ -180,6 +198,10 @@ pub struct Commissioner<R: Rng> {
     subscriptions: Vec<u32>,
     /// Device-initiated report exchanges being reassembled: (exchange, reports so far).
     incoming_reports: Vec<(ExchangeRef, Vec<AttributeReport>)>,
+    /// A CASE handshake in progress, on its exchange.
+    case: Option<(ExchangeRef, Box<CaseInitiator>)>,
+    /// What the last CASE session left to resume it with.
+    case_resumption: Option<ResumptionRecord>,
     events: VecDeque<CommissionerEvent>,
 }
 
@@ -223,6 +245,8 @@ impl<R: Rng> Commissioner<R> {
             priming: None,
             subscriptions: Vec::new(),
             incoming_reports: Vec::new(),
+            case: None,
+            case_resumption: None,
             events: VecDeque::new(),
         };
         c.process(now);
@@ -241,7 +265,61 @@ impl<R: Rng> Commissioner<R> {
         if let Phase::Pase { initiator, .. } = &mut self.phase {
             initiator.handle_timeout(now);
         }
+        if let Some((_, i)) = &mut self.case {
+            i.handle_timeout(now);
+        }
         self.process(now);
+    }
+
+    /// Starts CASE to the device's operational node `peer_node_id` with `credentials` (Matter
+    /// 1.3 §4.14.2), offering resumption when an earlier CASE session left a record (and
+    /// `resume`). The outcome is [`CommissionerEvent::CaseEstablished`] or
+    /// [`CommissionerEvent::CaseFailed`]; afterwards reads, invokes and writes use the CASE
+    /// session.
+    ///
+    /// # Errors
+    /// [`CommissionerError::Busy`] while a CASE handshake runs; [`CommissionerError::Exchange`]
+    /// if no exchange or session id is free; [`CommissionerError::Case`] for unusable
+    /// credentials.
+    pub fn start_case(
+        &mut self,
+        now: Instant,
+        credentials: CaseCredentials,
+        peer_node_id: u64,
+        resume: bool,
+    ) -> Result<(), CommissionerError> {
+        if self.case.is_some() {
+            return Err(CommissionerError::Busy);
+        }
+        let unsecured = self.exchanges.add_unsecured_initiator(now, self.peer);
+        let exchange = self
+            .exchanges
+            .new_exchange(unsecured, ProtocolId::SECURE_CHANNEL)
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let local_id = self
+            .exchanges
+            .sessions_mut()
+            .allocate_session_id()
+            .map_err(|e| CommissionerError::Exchange(e.to_string()))?;
+        let mut config = case::InitiatorConfig::new(credentials, peer_node_id, local_id);
+        if resume {
+            config.resumption = self
+                .case_resumption
+                .clone()
+                .filter(|r| r.peer_node_id == peer_node_id);
+        }
+        let initiator = CaseInitiator::start(now, config, &mut self.rng).map_err(|e| {
+            self.exchanges.sessions_mut().release_session_id(local_id);
+            CommissionerError::Case(e)
+        })?;
+        self.case = Some((exchange, Box::new(initiator)));
+        self.process(now);
+        Ok(())
+    }
+
+    /// The record the last CASE session left for resuming it.
+    pub fn case_resumption(&self) -> Option<&ResumptionRecord> {
+        self.case_resumption.as_ref()
     }
 
     /// Reads `paths` over the PASE session; the result comes as [`CommissionerEvent::ReadDone`].
@@ -489,7 +567,8 @@ impl<R: Rng> Commissioner<R> {
             Phase::Pase { initiator, .. } => initiator.poll_timeout(),
             _ => None,
         };
-        [self.exchanges.poll_timeout(), pase]
+        let case = self.case.as_ref().and_then(|(_, i)| i.poll_timeout());
+        [self.exchanges.poll_timeout(), pase, case]
             .into_iter()
             .flatten()
             .min()
@@ -530,6 +609,20 @@ impl<R: Rng> Commissioner<R> {
                     self.on_pase_event(now, exchange, ev);
                 }
             }
+            if let Some((exchange, initiator)) = &mut self.case {
+                let exchange = *exchange;
+                while let Some((op, payload)) = initiator.poll_transmit() {
+                    progressed = true;
+                    if let Err(e) = self.exchanges.send(now, exchange, op.value(), &payload) {
+                        warn!(error = %e, "CASE message not sent");
+                    }
+                }
+                if let Some(ev) = initiator.poll_event() {
+                    progressed = true;
+                    self.case = None;
+                    self.on_case_event(now, exchange, ev);
+                }
+            }
             if !progressed {
                 break;
             }
@@ -567,12 +660,66 @@ impl<R: Rng> Commissioner<R> {
         }
     }
 
+    fn on_case_event(&mut self, now: Instant, exchange: ExchangeRef, ev: case::InitiatorEvent) {
+        self.exchanges.close_exchange(now, exchange);
+        self.exchanges
+            .close_unsecured_session(now, exchange.session);
+        match ev {
+            case::InitiatorEvent::Established(est) => {
+                let params = SecureSessionParams {
+                    local_session_id: est.local_session_id,
+                    peer_session_id: est.peer_session_id,
+                    peer_node_id: est.peer_node_id,
+                    shared_secret: &est.shared_secret[..],
+                    salt: &est.salt,
+                    is_initiator: true,
+                    is_resumption: est.is_resumption,
+                    fabric: Some(SessionFabric {
+                        index: est.fabric,
+                        node_id: est.local_node_id,
+                    }),
+                    context: (),
+                    peer_parameters: est.peer_params,
+                    mrp_enabled: !self.peer.is_reliable_transport(),
+                };
+                match self.exchanges.add_secure_session(now, self.peer, params) {
+                    Ok(s) => {
+                        debug!(session = ?s, resumed = est.is_resumption, "commissioner: CASE established");
+                        self.session = Some(s);
+                        self.case_resumption = Some(est.resumption_record());
+                        self.events.push_back(CommissionerEvent::CaseEstablished {
+                            session: s,
+                            resumed: est.is_resumption,
+                        });
+                    }
+                    Err(e) => {
+                        self.events
+                            .push_back(CommissionerEvent::SessionRejected(e.to_string()));
+                    }
+                }
+            }
+            case::InitiatorEvent::Failed(e) => {
+                self.events.push_back(CommissionerEvent::CaseFailed(e));
+            }
+        }
+    }
+
     fn on_exchange_event(&mut self, now: Instant, ev: ExchangeEvent) {
         match ev {
             ExchangeEvent::Incoming {
                 exchange, message, ..
             } => {
                 let ph = message.payload_header;
+                if let Some((case_ex, initiator)) = &mut self.case {
+                    if *case_ex == exchange && ph.protocol_id == ProtocolId::SECURE_CHANNEL {
+                        initiator.handle_message(
+                            now,
+                            SecureChannelOpcode::from(ph.opcode),
+                            &message.payload,
+                        );
+                        return;
+                    }
+                }
                 if let Phase::Pase {
                     exchange: pase_ex,
                     initiator,
@@ -640,6 +787,11 @@ impl<R: Rng> Commissioner<R> {
             }
             ExchangeEvent::SendFailed { exchange, .. } => {
                 self.exchanges.close_exchange(now, exchange);
+                if self.case.as_ref().is_some_and(|(x, _)| *x == exchange) {
+                    self.case = None;
+                    self.events
+                        .push_back(CommissionerEvent::CaseFailed(CaseError::PeerGone));
+                }
                 if self.read.as_ref().is_some_and(|r| r.exchange == exchange) {
                     self.read = None;
                     self.events

@@ -30,6 +30,7 @@ pub mod tlv;
 
 // Sans-IO protocol engines.
 pub mod btp;
+pub mod case;
 pub mod exchange;
 pub mod fabric;
 pub mod im;

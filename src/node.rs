@@ -3,7 +3,8 @@
 //! ```text
 //!  datagram (UDP) / SDU (BTP)
 //!    -> exchange::ExchangeManager (sessions, counters, MRP acks and retransmissions)
-//!       -> secure channel on an unsecured session  -> pase::PaseResponder
+//!       -> secure channel on an unsecured session  -> pase::PaseResponder (PBKDF, Pake1/3)
+//!                                                    case::CaseResponder (Sigma1/3)
 //!       -> Interaction Model on a secure session    -> im::ImExchange over im::DataModel
 //! ```
 //! [`Node`] owns the routing between them, the node's durable state ([`NodeState`]: fabrics,
@@ -23,6 +24,7 @@ use tracing::{debug, info_span, warn};
 
 use zeroize::Zeroizing;
 
+use crate::case::{self, CaseEvent, CaseResponder};
 use crate::exchange::{ExchangeConfig, ExchangeEvent, ExchangeManager, ExchangeRef};
 use crate::fabric::{
     cluster_id, Effect, FabricIndex, FailSafeEnd, NodeState, Record, Subject, WindowRequest,
@@ -38,8 +40,8 @@ use crate::pase::{
 };
 use crate::rng::Rng;
 use crate::session::{
-    CloseReason, Fabric as SessionFabric, PeerAddress, Session, SessionManagerEvent, SessionRef,
-    SubscriptionId,
+    CloseReason, Fabric as SessionFabric, PeerAddress, SecureSessionParams, Session,
+    SessionManagerEvent, SessionRef, SubscriptionId,
 };
 use crate::time::{Duration, Instant};
 
@@ -80,6 +82,8 @@ pub struct NodeConfig {
     pub exchanges: ExchangeConfig,
     /// PASE responder settings (handshake timeout, failure limit, our session parameters).
     pub pase: ResponderConfig,
+    /// CASE responder settings (handshakes at once, timeout, our session parameters).
+    pub case: case::ResponderConfig,
     /// Largest IM payload in one message; larger reports are chunked. 1024 bytes keeps a
     /// message with its headers and MIC inside the 1280-byte IPv6 minimum MTU (Matter 1.3
     /// §4.4.4) and is what the CHIP SDK's BTP default SDU size takes too.
@@ -105,6 +109,7 @@ impl Default for NodeConfig {
             device_info: DeviceInfo::default(),
             exchanges: ExchangeConfig::default(),
             pase: ResponderConfig::default(),
+            case: case::ResponderConfig::default(),
             im_max_payload: ImExchange::DEFAULT_MAX_PAYLOAD,
             attestation: None,
             network_interface: im::clusters::network_commissioning::DEFAULT_INTERFACE.into(),
@@ -196,6 +201,19 @@ pub enum NodeEvent {
         /// The new state.
         on: bool,
     },
+    /// CASE succeeded: an operational session to an administrator (or another node) exists.
+    CaseEstablished {
+        /// The new session.
+        session: SessionRef,
+        /// Where the peer is.
+        peer: PeerAddr,
+        /// The fabric the session belongs to.
+        fabric: FabricIndex,
+        /// The peer's operational node id.
+        peer_node_id: u64,
+        /// Whether it was a resumption (Sigma2Resume) rather than a full handshake.
+        resumed: bool,
+    },
 }
 
 /// How long the fail-safe is armed when a PASE session is established, before the commissioner's
@@ -216,6 +234,10 @@ pub struct Node<R: Rng> {
     exchanges: ExchangeManager<PeerAddr, (), R>,
     rng: R,
     pase: PaseResponder<ExchangeRef>,
+    case: CaseResponder<ExchangeRef>,
+    /// The CASE Authenticated Tags of each CASE session's peer (from its NOC), for the
+    /// session's [`Subject`].
+    peer_cats: HashMap<SessionRef, Vec<u32>>,
     handshake: Option<Handshake>,
     pase_session: Option<SessionRef>,
     model: DataModel,
@@ -287,6 +309,8 @@ impl<R: Rng> Node<R> {
             exchanges: ExchangeManager::new(config.exchanges, exchange_rng),
             rng,
             pase: PaseResponder::new(config.pase),
+            case: CaseResponder::new(config.case),
+            peer_cats: HashMap::new(),
             handshake: None,
             pase_session: None,
             model,
@@ -322,6 +346,7 @@ impl<R: Rng> Node<R> {
         if let Some(h) = self.handshake.filter(|h| h.peer == Some(peer)) {
             self.pase.handle_exchange_closed(now, &h.exchange);
         }
+        // CASE handshakes on the link end with their unsecured sessions (SessionManager Closed).
         self.exchanges.handle_link_closed(now, &peer);
         self.process(now);
     }
@@ -331,6 +356,7 @@ impl<R: Rng> Node<R> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.exchanges.handle_timeout(now);
         self.pase.handle_timeout(now);
+        self.case.handle_timeout(now);
         if self.state.handle_timeout(now) {
             self.after_state_change(now, None);
         }
@@ -429,6 +455,7 @@ impl<R: Rng> Node<R> {
         [
             self.exchanges.poll_timeout(),
             self.pase.poll_timeout(),
+            self.case.poll_timeout(),
             self.subscriptions.poll_timeout(),
             self.state.poll_timeout(),
         ]
@@ -469,6 +496,22 @@ impl<R: Rng> Node<R> {
                 progressed = true;
                 self.on_pase_event(now, ev);
             }
+            while let Some(t) = self.case.poll_transmit() {
+                progressed = true;
+                if let Err(e) = self
+                    .exchanges
+                    .send(now, t.exchange, t.opcode.value(), &t.payload)
+                {
+                    warn!(exchange = ?t.exchange, error = %e, "CASE message not sent");
+                }
+                if t.ends_exchange {
+                    self.exchanges.close_exchange(now, t.exchange);
+                }
+            }
+            while let Some(ev) = self.case.poll_event() {
+                progressed = true;
+                self.on_case_event(now, ev);
+            }
             progressed |= self.drive_subscriptions(now);
             if !progressed {
                 break;
@@ -500,7 +543,7 @@ impl<R: Rng> Node<R> {
                     (protocol, secure) => {
                         // No handler: the exchange layer has acknowledged it (if asked) and the
                         // exchange closes, as the CHIP SDK does for unsolicited messages it has no
-                        // handler for. CASE (Sigma1) lands here until it is implemented.
+                        // handler for.
                         warn!(
                             ?protocol,
                             opcode = ph.opcode,
@@ -522,6 +565,7 @@ impl<R: Rng> Node<R> {
                 if self.handshake.is_some_and(|h| h.exchange == exchange) {
                     self.pase.handle_exchange_closed(now, &exchange);
                 }
+                self.case.handle_exchange_closed(now, &exchange);
             }
             ExchangeEvent::Session(SessionManagerEvent::Closed {
                 session, reason, ..
@@ -531,6 +575,10 @@ impl<R: Rng> Node<R> {
                 if let Some(h) = self.handshake.filter(|h| h.exchange.session == session) {
                     self.pase.handle_exchange_closed(now, &h.exchange);
                 }
+                for exchange in self.case_exchanges_of(session) {
+                    self.case.handle_exchange_closed(now, &exchange);
+                }
+                self.peer_cats.remove(&session);
                 if self.secure_sessions.remove(&session) {
                     debug!(?session, ?reason, "secure session closed");
                     if self.pase_session == Some(session) {
@@ -553,7 +601,14 @@ impl<R: Rng> Node<R> {
         payload: &[u8],
     ) {
         let op = SecureChannelOpcode::from(opcode);
+        let case_owned = self.case.owns_exchange(&exchange);
         match op {
+            SecureChannelOpcode::CASE_SIGMA1 | SecureChannelOpcode::CASE_SIGMA3 => {
+                self.on_case_message(now, exchange, op, payload);
+            }
+            SecureChannelOpcode::STATUS_REPORT if case_owned => {
+                self.on_case_message(now, exchange, op, payload);
+            }
             SecureChannelOpcode::PBKDF_PARAM_REQUEST
             | SecureChannelOpcode::PASE_PAKE1
             | SecureChannelOpcode::PASE_PAKE3
@@ -741,8 +796,12 @@ impl<R: Rng> Node<R> {
         let subject = if s.is_pase() {
             Subject::pase(fabric)
         } else {
-            // CASE sessions carry the peer's CATs once CASE exists; none until then.
-            Subject::case(fabric?, s.peer_node_id(), crate::fabric::Cats::default())
+            let cats = self.peer_cats.get(&session).map(Vec::as_slice);
+            Subject::case(
+                fabric?,
+                s.peer_node_id(),
+                crate::fabric::Cats::new(cats.unwrap_or_default()),
+            )
         };
         Some((subject, challenge))
     }
@@ -951,6 +1010,118 @@ impl<R: Rng> Node<R> {
                 self.set_window_status(WindowStatus::WindowNotOpen);
                 self.events
                     .push_back(NodeEvent::CommissioningWindowClosed { reason });
+            }
+        }
+    }
+}
+
+impl<R: Rng> Node<R> {
+    /// A Sigma1/Sigma3 (or a StatusReport of a CASE handshake) to the CASE responder, with the
+    /// fabric table and resumption records it needs.
+    fn on_case_message(
+        &mut self,
+        now: Instant,
+        exchange: ExchangeRef,
+        op: SecureChannelOpcode,
+        payload: &[u8],
+    ) {
+        let sessions = self.exchanges.sessions_mut();
+        let mut alloc = || sessions.allocate_session_id().ok();
+        self.case.handle_message(
+            now,
+            exchange,
+            op,
+            payload,
+            &self.state.fabrics,
+            &self.state.case_resumption,
+            &mut self.rng,
+            &mut alloc,
+        );
+    }
+
+    /// Exchanges of `session` with a CASE handshake on them (a closed unsecured session ends
+    /// them).
+    fn case_exchanges_of(&self, session: SessionRef) -> Vec<ExchangeRef> {
+        self.case
+            .exchanges()
+            .filter(|x| x.session == session)
+            .copied()
+            .collect()
+    }
+
+    fn on_case_event(&mut self, now: Instant, ev: CaseEvent<ExchangeRef>) {
+        match ev {
+            CaseEvent::Established { exchange, session } => {
+                let peer = self.exchanges.sessions().peer(exchange.session).copied();
+                // The unsecured session goes once the last message is acknowledged.
+                self.exchanges
+                    .close_unsecured_session(now, exchange.session);
+                let Some(peer) = peer else {
+                    warn!("CASE established on a session that is gone");
+                    self.exchanges
+                        .sessions_mut()
+                        .release_session_id(session.local_session_id);
+                    return;
+                };
+                let params = SecureSessionParams {
+                    local_session_id: session.local_session_id,
+                    peer_session_id: session.peer_session_id,
+                    peer_node_id: session.peer_node_id,
+                    shared_secret: &session.shared_secret[..],
+                    salt: &session.salt,
+                    is_initiator: false,
+                    is_resumption: session.is_resumption,
+                    fabric: Some(SessionFabric {
+                        index: session.fabric,
+                        node_id: session.local_node_id,
+                    }),
+                    context: (),
+                    peer_parameters: session.peer_params,
+                    mrp_enabled: !peer.is_reliable_transport(),
+                };
+                match self.exchanges.add_secure_session(now, peer, params) {
+                    Ok(s) => {
+                        debug!(
+                            session = ?s,
+                            %peer,
+                            fabric = session.fabric.0,
+                            resumed = session.is_resumption,
+                            "CASE session established"
+                        );
+                        self.secure_sessions.insert(s);
+                        self.peer_cats.insert(s, session.peer_cats.clone());
+                        // §4.14.2.2.4: the record is kept under the new resumption id.
+                        self.state
+                            .case_resumption
+                            .insert(session.resumption_record());
+                        self.events.push_back(NodeEvent::CaseEstablished {
+                            session: s,
+                            peer,
+                            fabric: session.fabric,
+                            peer_node_id: session.peer_node_id,
+                            resumed: session.is_resumption,
+                        });
+                        self.after_state_change(now, Some(s));
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "CASE succeeded but the session could not be created");
+                        self.exchanges
+                            .sessions_mut()
+                            .release_session_id(session.local_session_id);
+                    }
+                }
+            }
+            CaseEvent::HandshakeFailed {
+                exchange,
+                error,
+                reserved_session_id,
+            } => {
+                debug!(?exchange, %error, "CASE handshake failed");
+                if let Some(id) = reserved_session_id {
+                    self.exchanges.sessions_mut().release_session_id(id);
+                }
+                self.exchanges
+                    .close_unsecured_session(now, exchange.session);
             }
         }
     }

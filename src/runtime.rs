@@ -455,6 +455,20 @@ impl Shell<'_> {
                     r.notify(LightChange { endpoint, on });
                 }
             }
+            NodeEvent::CaseEstablished {
+                session,
+                peer,
+                fabric,
+                peer_node_id,
+                resumed,
+            } => info!(
+                %peer,
+                ?session,
+                fabric = fabric.0,
+                peer_node_id = format_args!("{peer_node_id:016X}"),
+                resumed,
+                "CASE session established"
+            ),
             NodeEvent::CommissioningWindowClosed { reason } => {
                 info!(?reason, "commissioning window closed");
                 if self.window_open {

@@ -13,6 +13,7 @@ const CORE: &[&str] = &[
     "src/session",
     "src/exchange",
     "src/pase",
+    "src/case",
     "src/im",
     "src/cert",
     "src/fabric",

@@ -21,6 +21,7 @@ mod fail_safe;
 pub mod groups;
 pub mod light;
 mod persist;
+mod resumption;
 mod table;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -37,6 +38,7 @@ pub use fail_safe::{BasicCommissioningInfo, FailSafe, FailSafeContext};
 pub use groups::{GroupEntry, GroupError, GroupId, GroupTable};
 pub use light::{LightState, StartUpOnOff, TimedOff, LIGHT_ENDPOINT};
 pub use persist::{LoadError, Record, RecordKind};
+pub use resumption::{ResumptionRecord, ResumptionStore, DEFAULT_RESUMPTION_CAPACITY};
 pub use table::{
     Fabric, FabricError, FabricTable, Pending, DEFAULT_SUPPORTED_FABRICS, MAX_LABEL_LEN,
 };
@@ -309,6 +311,8 @@ pub struct NodeState {
     pub light: LightState,
     /// The group table (Groups cluster, per fabric).
     pub groups: GroupTable,
+    /// CASE resumption records (not fail-safe guarded: they belong to committed fabrics).
+    pub case_resumption: ResumptionStore,
     snapshot: Option<Box<Snapshot>>,
     effects: VecDeque<Effect>,
     changed: BTreeSet<ChangedPath>,
@@ -339,6 +343,7 @@ impl NodeState {
             network: NetworkConfig::default(),
             light: LightState::default(),
             groups: GroupTable::default(),
+            case_resumption: ResumptionStore::default(),
             snapshot: None,
             effects: VecDeque::new(),
             changed: BTreeSet::new(),
@@ -398,6 +403,8 @@ impl NodeState {
         if self.groups.remove_fabric(index) {
             self.mark_changed(LIGHT_ENDPOINT, cluster_id::GROUPS, None);
         }
+        // Its sessions cannot be resumed either (§11.18.6.12: everything scoped to it goes).
+        self.case_resumption.remove_fabric(index);
         // RemoveFabric is not something the fail-safe undoes (it is not in §11.10.7.2.2's
         // list): a fabric removed while armed must not come back from the snapshot.
         if let Some(snap) = self.snapshot.as_mut() {

@@ -1,7 +1,8 @@
 //! The durable form of [`NodeState`]: one named record per kind (fabrics, ACL, Basic Information,
-//! General Commissioning, the light's On/Off, the group table), each a versioned TLV structure. The shell stores them as named blobs
-//! (src/store) and hands them back to [`NodeState::load`] at start; a record that does not decode
-//! is a [`LoadError`], never a silent reset.
+//! General Commissioning, CASE resumption, the light's On/Off, the group table), each a
+//! versioned TLV structure. The shell stores them as named blobs (src/store) and hands them back
+//! to [`NodeState::load`] at start; a record that does not decode is a [`LoadError`], never a
+//! silent reset.
 //!
 //! Every record is `{0: version (u8), 1..: fields}`; version 1 is the only one so far.
 
@@ -32,6 +33,8 @@ pub enum RecordKind {
     BasicInformation,
     /// General Commissioning's RegulatoryConfig.
     GeneralCommissioning,
+    /// CASE session resumption records (Matter 1.3 §4.14.2.2.4).
+    CaseResumption,
     /// The light's OnOff and StartUpOnOff.
     OnOff,
     /// The group table (Groups cluster).
@@ -40,11 +43,12 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         Self::Fabrics,
         Self::Acl,
         Self::BasicInformation,
         Self::GeneralCommissioning,
+        Self::CaseResumption,
         Self::OnOff,
         Self::Groups,
     ];
@@ -56,6 +60,7 @@ impl RecordKind {
             Self::Acl => "acl",
             Self::BasicInformation => "basic-information",
             Self::GeneralCommissioning => "general-commissioning",
+            Self::CaseResumption => "case-resumption",
             Self::OnOff => "on-off",
             Self::Groups => "groups",
         }
@@ -163,6 +168,13 @@ mod tag {
     pub(super) const LOCATION: u8 = 2;
     // General Commissioning record.
     pub(super) const REGULATORY_CONFIG: u8 = 1;
+    // CASE resumption record: a list of {id, secret, fabric, peer node id, CATs}.
+    pub(super) const RESUMPTION: u8 = 1;
+    pub(super) const R_ID: u8 = 0;
+    pub(super) const R_SECRET: u8 = 1;
+    pub(super) const R_FABRIC: u8 = 2;
+    pub(super) const R_NODE: u8 = 3;
+    pub(super) const R_CATS: u8 = 4;
     // On/Off record.
     pub(super) const ON_OFF: u8 = 1;
     pub(super) const START_UP_ON_OFF: u8 = 2;
@@ -312,6 +324,23 @@ impl NodeState {
                     }
                     w.end_container()?;
                 }
+                RecordKind::CaseResumption => {
+                    w.start_array(Tag::Context(tag::RESUMPTION))?;
+                    for r in self.case_resumption.iter() {
+                        w.start_struct(Tag::Anonymous)?;
+                        w.octets(Tag::Context(tag::R_ID), &r.resumption_id)?;
+                        w.octets(Tag::Context(tag::R_SECRET), &r.shared_secret[..])?;
+                        w.u8(Tag::Context(tag::R_FABRIC), r.fabric.0)?;
+                        w.u64(Tag::Context(tag::R_NODE), r.peer_node_id)?;
+                        w.start_array(Tag::Context(tag::R_CATS))?;
+                        for c in &r.peer_cats {
+                            w.u32(Tag::Anonymous, *c)?;
+                        }
+                        w.end_container()?;
+                        w.end_container()?;
+                    }
+                    w.end_container()?;
+                }
             }
             w.end_container()
         };
@@ -448,6 +477,36 @@ impl NodeState {
                 // The key map is Group Key Management's and is not part of this record.
                 table.key_map = core::mem::take(&mut self.groups.key_map);
                 self.groups = table;
+            }
+            RecordKind::CaseResumption => {
+                let mut store = super::ResumptionStore::new(self.case_resumption.capacity());
+                for e in c.array(tag::RESUMPTION).map_err(corrupt)?.iter() {
+                    let Value::Struct(r) = e.map_err(corrupt)?.value else {
+                        return Err(LoadError::Invalid {
+                            kind,
+                            what: "resumption record",
+                        });
+                    };
+                    let secret: [u8; 32] = r.get(tag::R_SECRET).map_err(corrupt)?;
+                    let mut peer_cats = Vec::new();
+                    for x in r.array(tag::R_CATS).map_err(corrupt)?.iter() {
+                        peer_cats.push(x.and_then(|x| x.value.decode::<u32>()).map_err(corrupt)?);
+                    }
+                    if peer_cats.len() > 3 {
+                        return Err(LoadError::Invalid {
+                            kind,
+                            what: "CAT list",
+                        });
+                    }
+                    store.insert(super::ResumptionRecord {
+                        resumption_id: r.get(tag::R_ID).map_err(corrupt)?,
+                        shared_secret: Zeroizing::new(secret),
+                        fabric: FabricIndex(r.u8(tag::R_FABRIC).map_err(corrupt)?),
+                        peer_node_id: r.u64(tag::R_NODE).map_err(corrupt)?,
+                        peer_cats,
+                    });
+                }
+                self.case_resumption = store;
             }
         }
         Ok(())

@@ -1,7 +1,9 @@
 //! The commissioning steps up to AddNOC, end to end: our commissioner over loss-free UDP
 //! against a node with development attestation credentials, as a real commissioner runs them
 //! (Matter 1.3 §5.5 steps: ArmFailSafe, device attestation, CSR, root, AddNOC), each response
-//! checked the way a commissioner checks it — then the fail-safe's expiry undoes it all.
+//! checked the way a commissioner checks it — then either the fail-safe's expiry undoes it all,
+//! or the commissioner reaches the node over CASE and CommissioningComplete commits it, and CASE
+//! sessions resume (Sigma2Resume), also after the node restarts from its persisted records.
 
 use p256::ecdsa::SigningKey;
 
@@ -10,26 +12,86 @@ use crate::attestation::{self, dev};
 use crate::cert::matter::MatterCert;
 use crate::commissioner::CommissionerEvent;
 use crate::im::clusters::operational_credentials::vectors::{
-    CHIP_ICA01_PRIV, CHIP_ICA01_TLV, CHIP_NODE01_01_TLV, CHIP_ROOT01_TLV,
+    CHIP_ICA01_PRIV, CHIP_ICA01_TLV, CHIP_NODE01_01_TLV, CHIP_NODE01_02_TLV, CHIP_ROOT01_PRIV,
+    CHIP_ROOT01_TLV,
 };
 use crate::im::clusters::{id, opcreds_codec::cmd};
 use crate::im::test_requests::InvokeOutcome;
 use crate::im::{AttributePath, Status};
+use crate::rng::Rng;
 use crate::rng::TestRng;
 use crate::tlv::{Tag, TlvValue, TlvWriter};
 
 use super::test_sim::Sim;
 
+/// The node's configuration in these tests (the same after a restart).
+fn dev_config() -> NodeConfig {
+    let creds = dev::development_credentials(0xFFF1, 0x8000, 0x0016, &mut TestRng::new(7))
+        .expect("credentials");
+    NodeConfig {
+        attestation: Some(creds),
+        network_interface: "enp1s0".into(),
+        ..NodeConfig::default()
+    }
+}
+
+/// The CaseAdminSubject AddNOC names: the administrator's node id.
+const ADMIN_NODE: u64 = 0x1B669;
+/// The IPK epoch key AddNOC gives.
+const IPK: [u8; 16] = [0x11; 16];
+/// The node id in the NOC the test issues to the device (CHIP's Node01_01).
+const DEVICE_NODE: u64 = 0xDEDE_DEDE_0001_0001;
+
+/// The administrator's operational credentials on the same fabric: a NOC for [`ADMIN_NODE`]
+/// issued directly by the CHIP test Root01 (from the Node01_02 template).
+fn admin_credentials() -> crate::case::CaseCredentials {
+    let mut rng = TestRng::new(77);
+    let key = loop {
+        let mut b = [0u8; 32];
+        rng.fill(&mut b);
+        if let Ok(k) = p256::SecretKey::from_slice(&b) {
+            break k;
+        }
+    };
+    let mut noc = MatterCert::from_tlv(CHIP_NODE01_02_TLV).expect("template");
+    noc.public_key = crate::case::keys::public_key_of(&key);
+    for a in &mut noc.subject.0 {
+        if let crate::cert::matter::DnAttribute::NodeId(n) = a {
+            *n = ADMIN_NODE;
+        }
+    }
+    noc.sign(&SigningKey::from_slice(CHIP_ROOT01_PRIV).expect("key"))
+        .expect("sign");
+    crate::case::CaseCredentials {
+        fabric: FabricIndex(1),
+        noc: noc.to_tlv().expect("tlv"),
+        icac: None,
+        rcac: CHIP_ROOT01_TLV.to_vec(),
+        operational_key: key,
+        ipk_epoch_key: Zeroizing::new(IPK),
+    }
+}
+
 impl Sim {
     fn with_development_credentials() -> Self {
-        let creds = dev::development_credentials(0xFFF1, 0x8000, 0x0016, &mut TestRng::new(7))
-            .expect("credentials");
-        let config = NodeConfig {
-            attestation: Some(creds),
-            network_interface: "enp1s0".into(),
-            ..NodeConfig::default()
-        };
-        Self::start(Node::new(config, TestRng::new(1), TestRng::new(2)))
+        Self::start(Node::new(dev_config(), TestRng::new(1), TestRng::new(2)))
+    }
+
+    /// CASE from the commissioner to the device; returns whether it was resumed.
+    fn case(&mut self, resume: bool) -> bool {
+        let now = self.now;
+        self.c
+            .start_case(now, admin_credentials(), DEVICE_NODE, resume)
+            .expect("CASE starts");
+        match self.run_until(Duration::from_secs(30), |e| {
+            matches!(
+                e,
+                CommissionerEvent::CaseEstablished { .. } | CommissionerEvent::CaseFailed(_)
+            )
+        }) {
+            Some(CommissionerEvent::CaseEstablished { resumed, .. }) => resumed,
+            other => panic!("CASE failed: {other:?}"),
+        }
     }
 
     /// One attribute of endpoint 0, its value.
@@ -67,6 +129,24 @@ fn octets(o: &InvokeOutcome, tag: u8) -> Vec<u8> {
 #[test]
 fn commissioning_up_to_add_noc_and_its_rollback() {
     let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+
+    // No CommissioningComplete: the fail-safe runs out and takes the fabric back.
+    sim.run_until(Duration::from_secs(61), |e| {
+        matches!(e, CommissionerEvent::SessionClosed)
+    });
+    assert!(sim.node.state().fabrics.is_empty());
+    assert!(sim.node.state().acl.entries().is_empty());
+    assert!(sim.node_events.iter().any(|e| matches!(
+        e,
+        NodeEvent::FabricRemoved {
+            fabric: FabricIndex(1)
+        }
+    )));
+}
+
+/// The commissioning steps through AddNOC over the PASE session (Matter 1.3 §5.5).
+fn through_add_noc(sim: &mut Sim) {
     let opc = id::OPERATIONAL_CREDENTIALS;
 
     // Network Commissioning says Ethernet: nothing to configure.
@@ -140,8 +220,8 @@ fn commissioning_up_to_add_noc_and_its_rollback() {
         Some(&|w| {
             w.octets(Tag::Context(0), &noc)?;
             w.octets(Tag::Context(1), CHIP_ICA01_TLV)?;
-            w.octets(Tag::Context(2), &[0x11; 16])?;
-            w.u64(Tag::Context(3), 0x1B669)?;
+            w.octets(Tag::Context(2), &IPK)?;
+            w.u64(Tag::Context(3), ADMIN_NODE)?;
             w.u16(Tag::Context(4), 0xFFF1)
         }),
     );
@@ -163,17 +243,134 @@ fn commissioning_up_to_add_noc_and_its_rollback() {
         panic!("Fabrics")
     };
     assert_eq!(fabrics.len(), 1);
+}
 
-    // No CommissioningComplete: the fail-safe runs out and takes the fabric back.
-    sim.run_until(Duration::from_secs(61), |e| {
-        matches!(e, CommissionerEvent::SessionClosed)
-    });
-    assert!(sim.node.state().fabrics.is_empty());
-    assert!(sim.node.state().acl.entries().is_empty());
+/// CommissioningComplete (General Commissioning 0x04); its response's ErrorCode.
+fn commissioning_complete(sim: &mut Sim) -> Option<u64> {
+    sim.invoke(id::GENERAL_COMMISSIONING, 4, None).uint_field(0)
+}
+
+/// The newest persisted record of each kind, as a store would hold them.
+fn persisted(events: &[NodeEvent]) -> Vec<(crate::fabric::RecordKind, Vec<u8>)> {
+    let mut out: Vec<(crate::fabric::RecordKind, Vec<u8>)> = Vec::new();
+    for e in events {
+        if let NodeEvent::Persist(r) = e {
+            out.retain(|(k, _)| *k != r.kind);
+            out.push((r.kind, r.bytes.to_vec()));
+        }
+    }
+    out
+}
+
+#[test]
+fn commissioning_completes_over_case_and_case_resumes_across_a_restart() {
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+
+    // Over PASE, CommissioningComplete is refused: InvalidAuthentication (§11.10.7.6).
+    assert_eq!(commissioning_complete(&mut sim), Some(2));
+    assert!(sim.node.state().fail_safe.is_armed());
+
+    // CASE to the new operational identity: a full handshake (nothing to resume yet).
+    assert!(!sim.case(true), "first CASE is a full handshake");
+    let established: Vec<_> = sim
+        .node_events
+        .iter()
+        .filter_map(|e| match e {
+            NodeEvent::CaseEstablished {
+                fabric,
+                peer_node_id,
+                resumed,
+                ..
+            } => Some((*fabric, *peer_node_id, *resumed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(established, [(FabricIndex(1), ADMIN_NODE, false)]);
+
+    // CommissioningComplete over CASE commits: fail-safe off, window closed, PASE gone.
+    assert_eq!(commissioning_complete(&mut sim), Some(0));
+    sim.wait(Duration::from_secs(1));
+    assert!(!sim.node.state().fail_safe.is_armed());
+    assert!(!sim.node.is_commissioning_window_open());
+    assert!(sim
+        .node_events
+        .iter()
+        .any(|e| matches!(e, NodeEvent::CommissioningWindowClosed { .. })));
     assert!(sim.node_events.iter().any(|e| matches!(
         e,
-        NodeEvent::FabricRemoved {
+        NodeEvent::CommissioningComplete {
             fabric: FabricIndex(1)
         }
     )));
+    assert_eq!(sim.node.pase_session, None, "the PASE session ended");
+    assert_eq!(
+        sim.node.secure_session_count(),
+        1,
+        "only the CASE session is left"
+    );
+    // The CASE session is an administrator of fabric 1: it reads CurrentFabricIndex 1.
+    assert_eq!(
+        sim.read_value(id::OPERATIONAL_CREDENTIALS, 5),
+        TlvValue::UInt(1)
+    );
+
+    // A second CASE resumes the first one (Sigma1 with resumption id -> Sigma2Resume).
+    assert!(sim.case(true), "second CASE is resumed");
+    assert_eq!(
+        sim.node.state().case_resumption.len(),
+        1,
+        "one record per peer"
+    );
+    assert_eq!(
+        sim.read_value(id::OPERATIONAL_CREDENTIALS, 5),
+        TlvValue::UInt(1)
+    );
+
+    // Restart: a new node from the persisted records, as the runtime does.
+    let records = persisted(&sim.node_events);
+    assert!(records
+        .iter()
+        .any(|(k, _)| *k == crate::fabric::RecordKind::CaseResumption));
+    let state = NodeState::default()
+        .load(records.iter().map(|(k, b)| (*k, b.as_slice())))
+        .expect("records load");
+    sim.node = Node::with_state(
+        dev_config(),
+        TestRng::new(11),
+        TestRng::new(12),
+        Some(state),
+    );
+    sim.node_events.clear();
+    assert!(sim.case(true), "resumption survives the restart");
+    assert!(sim.node_events.iter().any(|e| matches!(
+        e,
+        NodeEvent::CaseEstablished {
+            resumed: true,
+            peer_node_id: ADMIN_NODE,
+            ..
+        }
+    )));
+    assert_eq!(
+        sim.read_value(id::OPERATIONAL_CREDENTIALS, 5),
+        TlvValue::UInt(1)
+    );
+    // Without resumption, a full handshake still works against the restarted node.
+    assert!(!sim.case(false));
+
+    // RemoveFabric over CASE drops the fabric's resumption records with it.
+    let rm = sim.invoke(
+        id::OPERATIONAL_CREDENTIALS,
+        cmd::REMOVE_FABRIC,
+        Some(&|w| w.u8(Tag::Context(0), 1)),
+    );
+    assert_eq!(rm.uint_field(0), Some(0), "{rm:?}");
+    sim.wait(Duration::from_secs(1));
+    assert!(sim.node.state().fabrics.is_empty());
+    assert!(sim.node.state().case_resumption.is_empty());
+    assert_eq!(
+        sim.node.secure_session_count(),
+        0,
+        "its CASE sessions closed"
+    );
 }
