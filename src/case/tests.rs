@@ -1014,8 +1014,8 @@ fn two_interleaved_handshakes_both_complete() {
     deliver(&mut r, 2, &mut b, &mut rng, &mut alloc);
     deliver(&mut r, 1, &mut a, &mut rng, &mut alloc);
     let done: Vec<_> = std::iter::from_fn(|| r.poll_event())
-        .filter_map(|e| match e {
-            CaseEvent::Established { exchange, session } => Some((exchange, session)),
+        .map(|e| match e {
+            CaseEvent::Established { exchange, session } => (exchange, session),
             CaseEvent::HandshakeFailed { error, .. } => panic!("{error}"),
         })
         .collect();
