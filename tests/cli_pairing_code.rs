@@ -125,6 +125,9 @@ fn codes_follow_the_flags() {
         "0",
         "--transport",
         "udp",
+        // No mDNS on the machine's real networks from a test.
+        "--mdns",
+        "off",
         "--qr",
         "none",
     ]);
@@ -187,6 +190,9 @@ fn main_job_prints_codes_serves_udp_and_stops_cleanly_on_sigterm() {
             "none",
             "--transport",
             "udp",
+            // No mDNS on the machine's real networks from a test.
+            "--mdns",
+            "off",
             "--udp-port",
             "0",
         ])
@@ -274,7 +280,16 @@ fn device_codes(state: &std::path::Path, args: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_matter-ble"))
         .arg("--state-dir")
         .arg(state)
-        .args(["--qr", "none", "--transport", "udp", "--udp-port", "0"])
+        .args([
+            "--qr",
+            "none",
+            "--transport",
+            "udp",
+            "--udp-port",
+            "0",
+            "--mdns",
+            "off",
+        ])
         .args(args)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -344,7 +359,16 @@ fn bad_attestation_files_stop_the_device_before_it_prints_codes() {
     let out = Command::new(env!("CARGO_BIN_EXE_matter-ble"))
         .arg("--state-dir")
         .arg(dir.join("state"))
-        .args(["--transport", "udp", "--udp-port", "0", "--qr", "none"])
+        .args([
+            "--transport",
+            "udp",
+            "--udp-port",
+            "0",
+            "--qr",
+            "none",
+            "--mdns",
+            "off",
+        ])
         .args([
             "--dac",
             &junk,

@@ -257,6 +257,9 @@ fn device(dir: &str) -> Child {
             "none",
             "--transport",
             "udp",
+            // No mDNS on the machine's real networks from a test.
+            "--mdns",
+            "off",
             "--udp-port",
             "0",
             "--state-dir",
@@ -291,6 +294,9 @@ fn the_device_opens_and_locks_its_state_folder() {
         "20202021",
         "--transport",
         "udp",
+        // No mDNS on the machine's real networks from a test.
+        "--mdns",
+        "off",
         "--udp-port",
         "0",
         "--state-dir",

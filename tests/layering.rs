@@ -23,6 +23,8 @@ const CORE: &[&str] = &[
     "src/time.rs",
     "src/rng.rs",
     "src/error.rs",
+    "src/dnssd/records.rs",
+    "src/dnssd/records",
 ];
 
 const FORBIDDEN: &[&str] = &[
