@@ -1170,6 +1170,31 @@ mod tests {
     const SALT: &[u8] = b"SPAKE2P Key Salt";
 
     #[test]
+    fn mdns_flag() {
+        assert_eq!(config(&[]).mdns, Mdns::Auto);
+        for (text, want) in [
+            ("auto", Mdns::Auto),
+            ("avahi", Mdns::Avahi),
+            ("embedded", Mdns::Embedded),
+            ("off", Mdns::Off),
+        ] {
+            assert_eq!(config(&["--mdns", text]).mdns, want, "{text}");
+        }
+        let err = parse(&["--mdns", "bonjour"])
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[possible values: auto, avahi, embedded, off]"),
+            "{err}"
+        );
+        // A --config file can set it like every other flag.
+        assert!(file_flags()
+            .iter()
+            .any(|f| f.name == "mdns" && f.takes_value));
+    }
+
+    #[test]
     fn numbers_in_decimal_and_hex() {
         assert_eq!(parse_u16("65521"), Ok(0xFFF1));
         assert_eq!(parse_u16("0xFFF1"), Ok(0xFFF1));
