@@ -250,10 +250,10 @@ impl Transport {
             Self::Ble => DiscoveryCapabilities::BLE,
             Self::Udp => DiscoveryCapabilities::ON_NETWORK,
             Self::Both => DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK,
-            // On-network discovery means DNS-SD (`_matterc._udp`), which is not built yet: a
-            // commissioner told to look there would not find us. `auto` still serves UDP for
-            // commissioners given the address (chip-tool `already-discovered`), and its code is
-            // then the well-known BLE one.
+            // `auto` keeps the well-known BLE-only code (the CHIP example apps' one). DNS-SD
+            // does publish `_matterc._udp` whenever UDP runs (crate::dnssd), so commissioners
+            // that also look on the network (chip-tool with a manual code, onnetwork-long) find
+            // us; whether the QR code of `auto` should set the on-network bit too is open.
             Self::Auto => DiscoveryCapabilities::BLE,
         }
     }
