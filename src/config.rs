@@ -145,6 +145,9 @@ pub enum ConfigError {
         /// Longest allowed, in bytes (Matter 1.3 §11.1.5).
         max: usize,
     },
+    /// An empty `--on-change` command.
+    #[error("--on-change needs a command (run by sh -c with \"on\" or \"off\" as $1)")]
+    EmptyCommand,
     /// Not a network interface name.
     #[error("{0:?} is not a network interface name: 1 to 15 bytes, no '/', whitespace or control characters (see `ip link`)")]
     Interface(String),
@@ -287,6 +290,29 @@ pub enum QrStyle {
     None,
 }
 
+/// Which Network Commissioning feature the device announces (`--network-commissioning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum NetworkCommissioningMode {
+    /// Wi-Fi (host-managed): commissioners that provision Wi-Fi over BLE (the CHIP SDK's
+    /// controllers, phones) can finish; the credentials are stored, not applied to the host.
+    Wifi,
+    /// Ethernet: nothing to configure (enough for on-network commissioning over UDP).
+    Ethernet,
+}
+
+impl NetworkCommissioningMode {
+    /// The default for `transport`: Wi-Fi when BLE is used, since a BLE commissioner requires
+    /// network setup (the CHIP SDK's AutoCommissioner stops without it); Ethernet for UDP only.
+    pub fn default_for(transport: Transport) -> Self {
+        if transport.ble() {
+            Self::Wifi
+        } else {
+            Self::Ethernet
+        }
+    }
+}
+
 /// The device's settings as given on the command line, each value already parsed and checked.
 /// [`Config::from_args`] fills in defaults and checks the combination.
 #[derive(Debug, Clone, Args)]
@@ -426,6 +452,19 @@ pub struct DeviceArgs {
     /// network, e.g. eth0. Default: the first interface that is up and not loopback.
     #[arg(long, global = true, value_name = "NAME", value_parser = parse_interface)]
     pub network_interface: Option<String>,
+
+    /// Command run (by `sh -c`) whenever the light on endpoint 1 turns on or off, and once at
+    /// start: $1 is "on" or "off", MATTER_ON_OFF is 1 or 0, MATTER_ENDPOINT is 1. One run at a
+    /// time: changes during a run are coalesced into one more run with the latest state.
+    #[arg(long, global = true, value_name = "CMD", value_parser = parse_on_change)]
+    pub on_change: Option<String>,
+    /// The Network Commissioning feature announced for that interface: wifi = a Wi-Fi server
+    /// whose credentials are stored but not applied (this host keeps its own network
+    /// configuration; ConnectNetwork succeeds while the interface is up), as commissioners over
+    /// BLE require; ethernet = nothing to configure. Default: wifi when BLE is used (--transport
+    /// auto, ble, both), ethernet for udp.
+    #[arg(long, global = true, value_enum, value_name = "KIND")]
+    pub network_commissioning: Option<NetworkCommissioningMode>,
 }
 
 /// The bytes of a credential file, read when the flag is parsed. Debug output shows only the
@@ -619,6 +658,10 @@ pub struct Config {
     pub attestation: Option<AttestationFiles>,
     /// The network interface Network Commissioning reports (None: the runtime picks one).
     pub network_interface: Option<String>,
+    /// `--on-change`: the command run when the light changes.
+    pub on_change: Option<String>,
+    /// The Network Commissioning feature (the flag, or the transport's default).
+    pub network_commissioning: NetworkCommissioningMode,
 }
 
 impl Config {
@@ -693,6 +736,10 @@ impl Config {
                 _ => return Err(ConfigError::AttestationIncomplete),
             },
             network_interface: args.network_interface,
+            on_change: args.on_change,
+            network_commissioning: args
+                .network_commissioning
+                .unwrap_or_else(|| NetworkCommissioningMode::default_for(args.transport)),
         })
     }
 
@@ -1123,6 +1170,17 @@ pub fn parse_interface(text: &str) -> Result<String, ConfigError> {
     Ok(text.to_owned())
 }
 
+/// `--on-change`: any non-blank shell command.
+///
+/// # Errors
+/// [`ConfigError::EmptyCommand`].
+pub fn parse_on_change(text: &str) -> Result<String, ConfigError> {
+    if text.trim().is_empty() {
+        return Err(ConfigError::EmptyCommand);
+    }
+    Ok(text.to_owned())
+}
+
 /// The long flags a `--config` file may set (every device flag but `config` itself), for
 /// [`crate::config_file::expand`].
 pub fn file_flags() -> Vec<crate::config_file::FlagSpec> {
@@ -1452,6 +1510,29 @@ mod tests {
     }
 
     #[test]
+    fn network_commissioning_follows_the_transport_unless_given() {
+        use NetworkCommissioningMode::{Ethernet, Wifi};
+        for (args, want) in [
+            (&[][..], Wifi),
+            (&["--transport", "ble"][..], Wifi),
+            (&["--transport", "both"][..], Wifi),
+            (&["--transport", "udp"][..], Ethernet),
+            (
+                &["--transport", "udp", "--network-commissioning", "wifi"][..],
+                Wifi,
+            ),
+            (&["--network-commissioning", "ethernet"][..], Ethernet),
+        ] {
+            assert_eq!(config(args).network_commissioning, want, "{args:?}");
+        }
+        assert!(parse(&["--network-commissioning", "thread"]).is_err());
+        // A --config file may set it too (the keys are the long flags).
+        assert!(file_flags()
+            .iter()
+            .any(|f| f.name == "network-commissioning" && f.takes_value));
+    }
+
+    #[test]
     fn defaults_and_generated_values() {
         let c = config(&[]);
         assert!(c.generated.passcode && c.generated.discriminator && c.generated.salt);
@@ -1650,6 +1731,18 @@ mod tests {
     }
 
     #[test]
+    fn on_change_is_a_config_file_key_and_takes_any_command() {
+        assert!(file_flags()
+            .iter()
+            .any(|f| f.name == "on-change" && f.takes_value));
+        assert_eq!(
+            parse_on_change("echo $1 > /run/relay"),
+            Ok("echo $1 > /run/relay".into())
+        );
+        assert_eq!(parse_on_change(" \t"), Err(ConfigError::EmptyCommand));
+    }
+
+    #[test]
     fn help_documents_every_flag() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
@@ -1679,6 +1772,8 @@ mod tests {
             "--dac-key",
             "--cd",
             "--network-interface",
+            "--on-change",
+            "--network-commissioning",
             "pairing-code",
             "factory-reset",
         ] {
@@ -1706,6 +1801,7 @@ mod tests {
             let _ = parse_adapter(&text);
             let _ = parse_device_name(&text);
             let _ = parse_state_dir(&text);
+            let _ = parse_on_change(&text);
         }
 
         #[test]

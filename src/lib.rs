@@ -50,6 +50,7 @@ pub mod config_file;
 
 // IO shell: the only modules that may use tokio or bluer.
 pub mod ble;
+pub mod on_change;
 // DNS-SD: records (sans-IO) and the avahi / embedded publishers (shell).
 pub mod dnssd;
 pub mod runtime;

@@ -91,13 +91,19 @@ pub struct NodeConfig {
     /// Device attestation credentials (DAC, PAI, CD, DAC key) for Operational Credentials;
     /// `None` leaves that cluster out (the node cannot be commissioned then).
     pub attestation: Option<crate::attestation::DeviceCredentials>,
-    /// The host interface Network Commissioning reports (Ethernet feature).
+    /// The host interface Network Commissioning reports.
     pub network_interface: String,
+    /// Network Commissioning's feature on that interface: Ethernet (nothing to configure) or
+    /// Wi-Fi with its backend (what BLE commissioners need).
+    pub network_feature: im::clusters::NetworkFeature,
     /// Interaction Model requests served at once (reads, writes, invokes, timed interactions in
     /// progress); a request beyond this is answered StatusResponse BUSY (Matter 1.3 §8.10.1).
     pub max_im_exchanges: usize,
     /// Subscription limits and timers (its `max_payload` is replaced by `im_max_payload`).
     pub subscriptions: SubscriptionConfig,
+    /// Whether the node has its application endpoint, endpoint 1 as an On/Off Light
+    /// ([`im::clusters::add_light_endpoint`]); false leaves the root node alone.
+    pub light: bool,
 }
 
 impl Default for NodeConfig {
@@ -110,8 +116,10 @@ impl Default for NodeConfig {
             im_max_payload: ImExchange::DEFAULT_MAX_PAYLOAD,
             attestation: None,
             network_interface: im::clusters::network_commissioning::DEFAULT_INTERFACE.into(),
+            network_feature: im::clusters::NetworkFeature::Ethernet,
             max_im_exchanges: 16,
             subscriptions: SubscriptionConfig::default(),
+            light: true,
         }
     }
 }
@@ -202,6 +210,14 @@ pub enum NodeEvent {
         /// Whether it was a resumption (Sigma2Resume) rather than a full handshake.
         resumed: bool,
     },
+    /// The light's OnOff attribute changed (a command, the timed-off countdown, or
+    /// StartUpOnOff when the node was created): drive the output.
+    OnOffChanged {
+        /// The endpoint (1).
+        endpoint: u16,
+        /// The new state.
+        on: bool,
+    },
 }
 
 /// How long the fail-safe is armed when a PASE session is established, before the commissioner's
@@ -267,7 +283,7 @@ impl<R: Rng> Node<R> {
         mut rng: R,
         state: Option<NodeState>,
     ) -> Self {
-        let state = state.unwrap_or_else(|| {
+        let mut state = state.unwrap_or_else(|| {
             let mut s = NodeState::default();
             s.info.node_label = config.device_info.node_label.clone();
             s.info.location = config.device_info.location.clone();
@@ -281,14 +297,20 @@ impl<R: Rng> Node<R> {
                 ep,
                 config.attestation,
                 &config.network_interface,
+                &config.network_feature,
                 rng.next_u32(),
             );
+        }
+        if config.light {
+            im::clusters::add_light_endpoint(&mut model, rng.next_u32());
+            // Power-up: StartUpOnOff decides OnOff (Matter 1.3 §1.5.6.6).
+            state.apply_start_up_on_off();
         }
         let subscriptions = SubscriptionManager::new(SubscriptionConfig {
             max_payload: config.im_max_payload,
             ..config.subscriptions
         });
-        Self {
+        let mut node = Self {
             exchanges: ExchangeManager::new(config.exchanges, exchange_rng),
             rng,
             pase: PaseResponder::new(config.pase),
@@ -305,7 +327,10 @@ impl<R: Rng> Node<R> {
             subscriptions,
             secure_sessions: BTreeSet::new(),
             events: VecDeque::new(),
-        }
+        };
+        // Only the start-up's OnOffChanged can be queued here; no interaction needs a time yet.
+        node.after_state_change(Instant::ZERO, None);
+        node
     }
 
     // ---- B: inputs ----
@@ -331,7 +356,8 @@ impl<R: Rng> Node<R> {
         self.process(now);
     }
 
-    /// Timers (MRP, PASE stall, commissioning window, fail-safe). Early calls are harmless.
+    /// Timers (MRP, PASE stall, commissioning window, fail-safe, the light's countdowns). Early
+    /// calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.exchanges.handle_timeout(now);
         self.pase.handle_timeout(now);
@@ -879,6 +905,10 @@ impl<R: Rng> Node<R> {
                 self.events.push_back(NodeEvent::FabricRemoved { fabric });
             }
             Effect::CloseFabricSessions(fabric) => self.close_fabric_sessions(now, fabric),
+            Effect::OnOffChanged { endpoint, on } => {
+                self.events
+                    .push_back(NodeEvent::OnOffChanged { endpoint, on });
+            }
             Effect::FailSafeEnded(reason) => {
                 // §11.10.7.2.2 steps 1-2: the PASE session ends, and with it its implicit
                 // Administer privilege. After the current exchange, so ArmFailSafe(0)'s
@@ -1110,6 +1140,8 @@ fn copy_verifier(v: &PaseVerifier) -> Option<PaseVerifier> {
 
 #[cfg(test)]
 mod commissioning_flow_tests;
+#[cfg(test)]
+mod light_tests;
 #[cfg(test)]
 mod test_sim;
 #[cfg(test)]

@@ -20,15 +20,18 @@ use crate::ble::{
     PeripheralConfig,
 };
 use crate::btp::{BtpConfig, BtpEvent};
-use crate::config::Config;
+use crate::config::{Config, NetworkCommissioningMode};
 use crate::dnssd::records::pairing_hint;
 use crate::dnssd::{
     Commissionable, CommissioningMode, Desired, InstanceName, Operational, Publisher,
     PublisherOptions,
 };
 use crate::fabric::WindowStatus;
+use crate::fabric::LIGHT_ENDPOINT;
 use crate::im::clusters::DeviceInfo;
+use crate::im::clusters::{HostLink, NetworkFeature, WifiSettings};
 use crate::node::{BleLinkId, Node, NodeConfig, NodeEvent, PeerAddr};
+use crate::on_change::{LightChange, OnChange};
 use crate::rng::OsRng;
 use crate::session::params::MrpParameters;
 use crate::state::{self, Attestation, Identity};
@@ -70,9 +73,25 @@ pub async fn run(
         .clone()
         .unwrap_or_else(host_network_interface);
     info!(interface = %node_cfg.network_interface, "Network Commissioning reports this interface");
+    node_cfg.network_feature = network_feature(&config, &node_cfg.network_interface);
     let loaded = state::load_node_state(store).context("loading the node's records")?;
     let commissioned = loaded.as_ref().map_or(0, |s| s.fabrics.len());
     let mut node = Node::with_state(node_cfg, OsRng, OsRng, loaded);
+    let light_on = node.state().light.on_off;
+    info!(
+        endpoint = LIGHT_ENDPOINT,
+        on = light_on,
+        "light state at start (StartUpOnOff applied)"
+    );
+    // The output follows the light from the start, whatever it was before.
+    let on_change = config.on_change.clone().map(|cmd| {
+        let r = OnChange::spawn(cmd);
+        r.notify(LightChange {
+            endpoint: LIGHT_ENDPOINT,
+            on: light_on,
+        });
+        r
+    });
 
     let udp = if config.transport.udp() {
         let udp = UdpTransport::bind(config.udp_port).await.with_context(|| {
@@ -140,6 +159,7 @@ pub async fn run(
         window_open,
         store,
         discriminator: config.discriminator.value(),
+        on_change,
         window_discriminator: None,
         dnssd,
     };
@@ -159,6 +179,15 @@ pub async fn run(
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     if let Some(ble) = shell.ble.take() {
         ble.shutdown().await;
+    }
+    if let Some(r) = shell.on_change.take() {
+        // Let a pending run bring the output to the last state, but do not hang on it.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), r.finish())
+            .await
+            .is_err()
+        {
+            warn!("--on-change command still running at exit: not waited for");
+        }
     }
     info!("stopped");
     result
@@ -327,6 +356,49 @@ fn host_network_interface() -> String {
     crate::im::clusters::default_interface_name(up.iter().map(String::as_str))
 }
 
+/// How often the host-managed Wi-Fi backend's link state is looked at again.
+const HOST_LINK_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Network Commissioning's feature from `--network-commissioning`. For Wi-Fi, the host-managed
+/// backend: its [`HostLink`] starts from `interface`'s state and a task refreshes it, so
+/// ConnectNetwork answers from the link as it is when the command arrives.
+fn network_feature(config: &Config, interface: &str) -> NetworkFeature {
+    match config.network_commissioning {
+        NetworkCommissioningMode::Ethernet => NetworkFeature::Ethernet,
+        NetworkCommissioningMode::Wifi => {
+            let link = HostLink::new(interface_is_up(interface));
+            info!(
+                interface,
+                up = link.is_up(),
+                "Network Commissioning: Wi-Fi, host-managed: Wi-Fi credentials a commissioner \
+                 sends are stored; this host's network configuration is not changed \
+                 (ConnectNetwork succeeds while the interface is up)"
+            );
+            let watched = link.clone();
+            let name = interface.to_owned();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(HOST_LINK_POLL);
+                loop {
+                    tick.tick().await;
+                    let up = interface_is_up(&name);
+                    if up != watched.is_up() {
+                        info!(interface = %name, up, "network interface state changed");
+                        watched.set_up(up);
+                    }
+                }
+            });
+            NetworkFeature::WiFi(WifiSettings::host_managed(link))
+        }
+    }
+}
+
+/// Whether `/sys/class/net/<interface>/operstate` says "up" (or "unknown", which drivers
+/// without carrier detection report for a working link, e.g. tun devices).
+fn interface_is_up(interface: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{interface}/operstate"))
+        .is_ok_and(|s| matches!(s.trim(), "up" | "unknown"))
+}
+
 fn node_config(config: &Config, identity: &Identity) -> NodeConfig {
     NodeConfig {
         device_info: DeviceInfo {
@@ -364,6 +436,8 @@ struct Shell<'s> {
     ble: Option<BlePeripheral>,
     links: Links,
     window_open: bool,
+    /// The `--on-change` runner, if configured.
+    on_change: Option<OnChange>,
 }
 
 impl Shell<'_> {
@@ -563,6 +637,16 @@ impl Shell<'_> {
                 resumed,
                 "CASE session established"
             ),
+            NodeEvent::OnOffChanged { endpoint, on } => {
+                info!(
+                    endpoint,
+                    state = if on { "on" } else { "off" },
+                    "light switched"
+                );
+                if let Some(r) = &self.on_change {
+                    r.notify(LightChange { endpoint, on });
+                }
+            }
             NodeEvent::CommissioningWindowClosed { reason } => {
                 info!(?reason, "commissioning window closed");
                 self.window_discriminator = None;

@@ -208,6 +208,7 @@ fn basic_information_strings_and_interfaces() {
         &["--network-interface", "averyveryverylongname"],
         "network interface name",
     );
+    rejects(&["--on-change", "  "], "--on-change needs a command");
 }
 
 #[test]
@@ -252,7 +253,8 @@ fn config_file_sets_flags_and_the_command_line_wins() {
     let file = dir.join("matter-ble.toml");
     std::fs::write(
         &file,
-        "passcode = 20202021\ndiscriminator = \"0xF00\"\nproduct-id = \"0x8002\"\nqr = \"none\"\n",
+        "passcode = 20202021\ndiscriminator = \"0xF00\"\nproduct-id = \"0x8002\"\nqr = \"none\"\n\
+         on-change = \"gpioset gpiochip0 17=$MATTER_ON_OFF\"\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let file = file.to_string_lossy().into_owned();

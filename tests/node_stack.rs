@@ -809,3 +809,105 @@ fn full_im_table_answers_busy() {
     let (_, _, priming) = sim.subscribe(0, 10);
     assert_eq!(priming.len(), 1);
 }
+
+/// The network steps the CHIP SDK's AutoCommissioner runs after AddNOC when PASE is over BLE
+/// (`kWiFiNetworkSetup`, `kFailsafeBeforeWiFiEnable`, `kWiFiNetworkEnable`), over a BTP link,
+/// against a node with the host-managed Wi-Fi Network Commissioning server: each answer is the
+/// one that commissioner needs to go on (NetworkingStatus Success), and the attributes follow.
+#[test]
+fn ble_commissioner_provisions_wifi_on_a_host_managed_node() {
+    use matter_ble::im::clusters::{HostLink, NetworkFeature, WifiSettings};
+    const NC: u32 = 0x0031;
+    const GC: u32 = 0x0030;
+    let link = HostLink::new(true);
+    let config = NodeConfig {
+        device_info: device_info(),
+        network_interface: "wlp2s0".into(),
+        network_feature: NetworkFeature::WiFi(WifiSettings::host_managed(link.clone())),
+        ..NodeConfig::default()
+    };
+    let btp = BtpConfig::default();
+    let mut sim = Sim::with_config(
+        Link::Btp {
+            central: Box::new(BtpEngine::central(btp.clone(), Some(247))),
+            peripheral: Box::new(BtpEngine::peripheral(btp, Some(247))),
+            subscribed: false,
+        },
+        80,
+        config,
+    );
+    sim.establish(81);
+    let attr = |a: u32| AttributePath::concrete(0, NC, a);
+    // ReadCommissioningInfo: the endpoint whose FeatureMap has WI, and ConnectMaxTimeSeconds.
+    let (reports, _) = sim.read(&[attr(0xFFFC), attr(0x0003)]);
+    assert_eq!(reports[0].value, Ok(TlvValue::UInt(1)));
+    assert_eq!(reports[1].value, Ok(TlvValue::UInt(20)));
+
+    let uint = |t: u8, v: u64| (Tag::Context(t), TlvValue::UInt(v));
+    let octets = |t: u8, v: &[u8]| (Tag::Context(t), TlvValue::Octets(v.to_vec()));
+    let arm = TlvValue::Struct(vec![uint(0, 60), uint(1, 1)]);
+    let status_of = |o: &InvokeOutcome, want_command: u32| -> (u64, Vec<(Tag, TlvValue)>) {
+        let InvokeOutcome::Response { command, fields } = o else {
+            panic!("not a response: {o:?}")
+        };
+        assert_eq!(*command, want_command);
+        let TlvValue::Struct(m) = fields else {
+            panic!("{fields:?}")
+        };
+        let s = m
+            .iter()
+            .find_map(|(t, v)| match (t, v) {
+                (Tag::Context(0), TlvValue::UInt(s)) => Some(*s),
+                _ => None,
+            })
+            .expect("status field");
+        (s, m.clone())
+    };
+    // The node armed the fail-safe when PASE was established (as CHIP devices do), and the
+    // commissioner arms it again (kArmFailsafe).
+    let add = TlvValue::Struct(vec![
+        octets(0, b"HomeNet"),
+        octets(1, b"correct horse"),
+        uint(2, 2),
+    ]);
+    let o = sim.invoke(0, GC, 0x00, &arm, None).expect("arm");
+    assert_eq!(status_of(&o, 0x01).0, 0, "ArmFailSafe ok");
+    // kWiFiNetworkSetup: AddOrUpdateWiFiNetwork -> NetworkConfigResponse Success, index 0.
+    let o = sim.invoke(0, NC, 0x02, &add, None).expect("response");
+    let (s, m) = status_of(&o, 0x05);
+    assert_eq!(s, 0);
+    assert!(m.contains(&uint(2, 0)), "NetworkIndex 0: {m:?}");
+    // kFailsafeBeforeWiFiEnable, then kWiFiNetworkEnable: ConnectNetworkResponse Success.
+    let o = sim.invoke(0, GC, 0x00, &arm, None).expect("re-arm");
+    assert_eq!(status_of(&o, 0x01).0, 0);
+    let connect = TlvValue::Struct(vec![octets(0, b"HomeNet"), uint(1, 3)]);
+    let o = sim.invoke(0, NC, 0x06, &connect, None).expect("response");
+    let (s, m) = status_of(&o, 0x07);
+    assert_eq!(s, 0);
+    assert!(
+        m.contains(&(Tag::Context(2), TlvValue::Null)),
+        "ErrorValue null"
+    );
+    // The network reads connected; Breadcrumb and LastNetworkingStatus say what happened.
+    let (reports, _) = sim.read(&[
+        attr(0x0001),
+        attr(0x0005),
+        AttributePath::concrete(0, GC, 0x0000),
+    ]);
+    assert_eq!(
+        reports[0].value,
+        Ok(TlvValue::Array(vec![(
+            Tag::Anonymous,
+            TlvValue::Struct(vec![
+                octets(0, b"HomeNet"),
+                (Tag::Context(1), TlvValue::Bool(true))
+            ])
+        )]))
+    );
+    assert_eq!(reports[1].value, Ok(TlvValue::UInt(0)));
+    assert_eq!(reports[2].value, Ok(TlvValue::UInt(3)));
+    // With the host's link down the same command fails: OtherConnectionFailure (9).
+    link.set_up(false);
+    let o = sim.invoke(0, NC, 0x06, &connect, None).expect("response");
+    assert_eq!(status_of(&o, 0x07).0, 9);
+}

@@ -7,7 +7,9 @@ own auto-commissioner (`Commission(nodeid)`) with `SetSkipCommissioningComplete(
 the commissioning info, arms the fail-safe, sets the regulatory config, fetches and verifies the
 attestation chain (against the PAA trust store in scripts/interop/paa/) and the certification
 declaration, requests a CSR, sends the trusted root and AddNOC, and stops there (operational
-discovery, CASE and CommissioningComplete are skipped).
+discovery, CASE and CommissioningComplete are skipped). With --ble --wifi SSID:PASS the
+controller also provisions Wi-Fi after AddNOC (AddOrUpdateWiFiNetwork, ConnectNetwork), as it
+requires over BLE; PASE and commissioning then run in one ConnectBLE call.
 
 Exit codes: 0 commissioned through AddNOC; 3 PASE failed; 7 a commissioning step failed (the
 result names the last step that succeeded and the first that failed, from the controller's log
@@ -51,6 +53,8 @@ async def run(args):
     result = {"peer": "chip-python-controller", "transport": "ble" if args.ble else "udp",
               "stack_init_ms": ms_since(t_init)}
     t = time.monotonic()
+    if args.ble and args.wifi:
+        return await run_ble_wifi(ctrl, args, result)
     if args.ble:
         try:
             await asyncio.wait_for(ctrl.EstablishPASESessionBLE(args.passcode, args.discriminator,
@@ -71,6 +75,25 @@ async def run(args):
         result.update(commission_ms=ms_since(t), effective_node_id=node)
     except Exception as e:
         result.update(commission_ms=ms_since(t), error=f"commission: {type(e).__name__}: {e}")
+        return result, EXIT_COMMISSION
+    return result, EXIT_OK
+
+
+async def run_ble_wifi(ctrl, args, result):
+    """--ble --wifi: PASE and commissioning in one call (ConnectBLE), since only it uses the
+    credentials SetWiFiCredentials stores (Commission(nodeid) starts from empty parameters); the
+    auto-commissioner then runs AddOrUpdateWiFiNetwork and ConnectNetwork after AddNOC. PASE
+    and step times come from the controller's log (--steps)."""
+    ssid, _, password = args.wifi.partition(":")
+    ctrl.SetWiFiCredentials(ssid, password)
+    ctrl.SetSkipCommissioningComplete(True)
+    t = time.monotonic()
+    try:
+        node = await asyncio.wait_for(ctrl.ConnectBLE(args.discriminator, args.passcode, args.node_id),
+                                      args.timeout)
+        result.update(commission_ms=ms_since(t), effective_node_id=node, wifi=True)
+    except Exception as e:
+        result.update(commission_ms=ms_since(t), wifi=True, error=f"commission: {type(e).__name__}: {e}")
         return result, EXIT_COMMISSION
     return result, EXIT_OK
 
@@ -122,6 +145,8 @@ def main():
     ap.add_argument("--passcode", type=int, default=20202021)
     ap.add_argument("--node-id", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds for PASE, and for commissioning")
+    ap.add_argument("--wifi", metavar="SSID:PASS",
+                    help="with --ble: Wi-Fi credentials for the commissioner to provision")
     ap.add_argument("--paa-dir", default=os.path.join(HERE, "paa"), help="folder of PAA certificates (PEM)")
     args = ap.parse_args()
     run_main(run, args)

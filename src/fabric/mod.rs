@@ -18,6 +18,9 @@
 
 pub mod acl;
 mod fail_safe;
+pub mod groups;
+pub mod light;
+pub mod network;
 mod persist;
 mod resumption;
 mod table;
@@ -33,6 +36,9 @@ pub use acl::{
     Subject, Target,
 };
 pub use fail_safe::{BasicCommissioningInfo, FailSafe, FailSafeContext};
+pub use groups::{GroupEntry, GroupError, GroupId, GroupTable};
+pub use light::{LightState, StartUpOnOff, TimedOff, LIGHT_ENDPOINT};
+pub use network::{NetworkConfig, NetworkStatus, NetworkingStatus, WifiNetwork};
 pub use persist::{LoadError, Record, RecordKind};
 pub use resumption::{ResumptionRecord, ResumptionStore, DEFAULT_RESUMPTION_CAPACITY};
 pub use table::{
@@ -58,6 +64,12 @@ pub mod cluster_id {
     pub const OPERATIONAL_CREDENTIALS: u32 = 0x003E;
     /// Group Key Management.
     pub const GROUP_KEY_MANAGEMENT: u32 = 0x003F;
+    /// Identify.
+    pub const IDENTIFY: u32 = 0x0003;
+    /// Groups.
+    pub const GROUPS: u32 = 0x0004;
+    /// On/Off.
+    pub const ON_OFF: u32 = 0x0006;
 }
 
 /// An attribute whose value changed: `attribute: None` means every attribute of the cluster.
@@ -165,23 +177,6 @@ impl Default for WritableInfo {
     }
 }
 
-/// Network configuration guarded by the fail-safe (Network Commissioning, Ethernet feature:
-/// the host is already on its network, so only InterfaceEnabled can change).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NetworkConfig {
-    /// InterfaceEnabled.
-    pub interface_enabled: bool,
-}
-
-impl Default for NetworkConfig {
-    fn default() -> Self {
-        Self {
-            interface_enabled: true,
-        }
-    }
-}
-
 /// How the fail-safe ended without CommissioningComplete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -247,6 +242,14 @@ pub enum Effect {
     /// The fail-safe ended without commissioning: close the PASE session(s) and revoke their
     /// implicit administer privilege (§11.10.7.2.2 steps 1 and 2).
     FailSafeEnded(FailSafeEnd),
+    /// The OnOff attribute of `endpoint` changed (a command, the timed-off countdown, the
+    /// start-up behaviour): tell the shell, which drives the real output.
+    OnOffChanged {
+        /// The endpoint (the light's).
+        endpoint: u16,
+        /// The new OnOff value.
+        on: bool,
+    },
 }
 
 /// What the fail-safe guards, copied at arming.
@@ -287,10 +290,16 @@ pub struct NodeState {
     pub regulatory: Regulatory,
     /// Writable Basic Information attributes.
     pub info: WritableInfo,
-    /// Network configuration.
+    /// Network configuration (fail-safe guarded, persisted).
     pub network: NetworkConfig,
     /// CASE resumption records (not fail-safe guarded: they belong to committed fabrics).
     pub case_resumption: ResumptionStore,
+    /// The application endpoint's light (On/Off, Identify).
+    pub light: LightState,
+    /// The group table (Groups cluster, per fabric).
+    pub groups: GroupTable,
+    /// The last network scan or connection outcome (Network Commissioning's Last* attributes).
+    pub network_status: NetworkStatus,
     snapshot: Option<Box<Snapshot>>,
     effects: VecDeque<Effect>,
     changed: BTreeSet<ChangedPath>,
@@ -320,6 +329,9 @@ impl NodeState {
             info: WritableInfo::default(),
             network: NetworkConfig::default(),
             case_resumption: ResumptionStore::default(),
+            light: LightState::default(),
+            groups: GroupTable::default(),
+            network_status: NetworkStatus::default(),
             snapshot: None,
             effects: VecDeque::new(),
             changed: BTreeSet::new(),
@@ -377,6 +389,10 @@ impl NodeState {
         self.acl.remove_fabric(index);
         // Its sessions cannot be resumed either (§11.18.6.12: everything scoped to it goes).
         self.case_resumption.remove_fabric(index);
+        // Fabric-scoped application data goes with the fabric (§11.18.6.12).
+        if self.groups.remove_fabric(index) {
+            self.mark_changed(LIGHT_ENDPOINT, cluster_id::GROUPS, None);
+        }
         // RemoveFabric is not something the fail-safe undoes (it is not in §11.10.7.2.2's
         // list): a fabric removed while armed must not come back from the snapshot.
         if let Some(snap) = self.snapshot.as_mut() {
@@ -482,20 +498,25 @@ impl NodeState {
         Ok(owner)
     }
 
-    /// The fail-safe deadline, for the node's `poll_timeout`.
+    /// The earliest deadline of the state (the fail-safe, the light's countdowns), for the
+    /// node's `poll_timeout`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.fail_safe.deadline()
+        [self.fail_safe.deadline(), self.light.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Expires the fail-safe if its deadline has passed (rolling back). Returns whether it did.
+    /// Expires the fail-safe if its deadline has passed (rolling back) and runs the light's due
+    /// countdown steps. Returns whether anything changed.
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        let mut changed = self.light_handle_timeout(now);
         if self.fail_safe.is_expired(now) {
             debug!("fail-safe expired");
             self.rollback(FailSafeEnd::Expired);
-            true
-        } else {
-            false
+            changed = true;
         }
+        changed
     }
 
     /// Undoes everything done under the fail-safe (§11.10.7.2.2, "Behavior on expiry").

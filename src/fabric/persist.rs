@@ -1,5 +1,6 @@
 //! The durable form of [`NodeState`]: one named record per kind (fabrics, ACL, Basic Information,
-//! General Commissioning), each a versioned TLV structure. The shell stores them as named blobs
+//! General Commissioning, Network Commissioning, CASE resumption, the light's On/Off, the group
+//! table), each a versioned TLV structure. The shell stores them as named blobs
 //! (src/store) and hands them back to [`NodeState::load`] at start; a record that does not decode
 //! is a [`LoadError`], never a silent reset.
 //!
@@ -14,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::acl::{AclEntry, AclExtension, DecodeAclError};
 use super::table::Fabric;
-use super::{FabricIndex, NodeState, RegulatoryLocation};
+use super::{FabricIndex, NetworkConfig, NodeState, RegulatoryLocation, StartUpOnOff, WifiNetwork};
 use crate::tlv::{Container, Tag, TlvError, TlvReader, TlvWriter, Value};
 
 /// The record format version written.
@@ -32,18 +33,29 @@ pub enum RecordKind {
     BasicInformation,
     /// General Commissioning's RegulatoryConfig.
     GeneralCommissioning,
+    /// Network Commissioning: InterfaceEnabled, the Wi-Fi networks with their credentials (a
+    /// device must rejoin its network after a restart; the state folder is private, mode 0700,
+    /// and records are written owner-only) and the connected network.
+    NetworkCommissioning,
     /// CASE session resumption records (Matter 1.3 §4.14.2.2.4).
     CaseResumption,
+    /// The light's OnOff and StartUpOnOff.
+    OnOff,
+    /// The group table (Groups cluster).
+    Groups,
 }
 
 impl RecordKind {
     /// Every kind, in load order.
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 8] = [
         Self::Fabrics,
         Self::Acl,
         Self::BasicInformation,
         Self::GeneralCommissioning,
+        Self::NetworkCommissioning,
         Self::CaseResumption,
+        Self::OnOff,
+        Self::Groups,
     ];
 
     /// The record's name (a file name in the state folder).
@@ -53,7 +65,10 @@ impl RecordKind {
             Self::Acl => "acl",
             Self::BasicInformation => "basic-information",
             Self::GeneralCommissioning => "general-commissioning",
+            Self::NetworkCommissioning => "network-commissioning",
             Self::CaseResumption => "case-resumption",
+            Self::OnOff => "on-off",
+            Self::Groups => "groups",
         }
     }
 
@@ -64,7 +79,7 @@ impl RecordKind {
 
     /// Whether the fail-safe guards this record (held back from persistence while armed).
     pub fn is_fail_safe_guarded(self) -> bool {
-        matches!(self, Self::Fabrics | Self::Acl)
+        matches!(self, Self::Fabrics | Self::Acl | Self::NetworkCommissioning)
     }
 }
 
@@ -159,6 +174,13 @@ mod tag {
     pub(super) const LOCATION: u8 = 2;
     // General Commissioning record.
     pub(super) const REGULATORY_CONFIG: u8 = 1;
+    // Network Commissioning record.
+    pub(super) const INTERFACE_ENABLED: u8 = 1;
+    pub(super) const WIFI_NETWORKS: u8 = 2;
+    pub(super) const CONNECTED: u8 = 3;
+    // One Wi-Fi network.
+    pub(super) const SSID: u8 = 0;
+    pub(super) const CREDENTIALS: u8 = 1;
     // CASE resumption record: a list of {id, secret, fabric, peer node id, CATs}.
     pub(super) const RESUMPTION: u8 = 1;
     pub(super) const R_ID: u8 = 0;
@@ -166,6 +188,15 @@ mod tag {
     pub(super) const R_FABRIC: u8 = 2;
     pub(super) const R_NODE: u8 = 3;
     pub(super) const R_CATS: u8 = 4;
+    // On/Off record.
+    pub(super) const ON_OFF: u8 = 1;
+    pub(super) const START_UP_ON_OFF: u8 = 2;
+    // Groups record: a list of {fabric, group, name, endpoints}.
+    pub(super) const GROUPS: u8 = 1;
+    pub(super) const GROUP_FABRIC: u8 = 0;
+    pub(super) const GROUP_ID: u8 = 1;
+    pub(super) const GROUP_NAME: u8 = 2;
+    pub(super) const GROUP_ENDPOINTS: u8 = 3;
 }
 
 fn encode_fabric(w: &mut TlvWriter<'_>, f: &Fabric) -> Result<(), TlvError> {
@@ -283,6 +314,21 @@ impl NodeState {
                         self.regulatory.config as u8,
                     )?;
                 }
+                RecordKind::NetworkCommissioning => {
+                    let n = &self.network;
+                    w.bool(Tag::Context(tag::INTERFACE_ENABLED), n.interface_enabled)?;
+                    w.start_array(Tag::Context(tag::WIFI_NETWORKS))?;
+                    for net in n.wifi_networks() {
+                        w.start_struct(Tag::Anonymous)?;
+                        w.octets(Tag::Context(tag::SSID), net.ssid())?;
+                        w.octets(Tag::Context(tag::CREDENTIALS), net.credentials())?;
+                        w.end_container()?;
+                    }
+                    w.end_container()?;
+                    if let Some(c) = n.connected() {
+                        w.octets(Tag::Context(tag::CONNECTED), c)?;
+                    }
+                }
                 RecordKind::CaseResumption => {
                     w.start_array(Tag::Context(tag::RESUMPTION))?;
                     for r in self.case_resumption.iter() {
@@ -294,6 +340,29 @@ impl NodeState {
                         w.start_array(Tag::Context(tag::R_CATS))?;
                         for c in &r.peer_cats {
                             w.u32(Tag::Anonymous, *c)?;
+                        }
+                        w.end_container()?;
+                        w.end_container()?;
+                    }
+                    w.end_container()?;
+                }
+                RecordKind::OnOff => {
+                    w.bool(Tag::Context(tag::ON_OFF), self.light.on_off)?;
+                    match self.light.start_up_on_off {
+                        Some(v) => w.u8(Tag::Context(tag::START_UP_ON_OFF), v as u8)?,
+                        None => w.null(Tag::Context(tag::START_UP_ON_OFF))?,
+                    }
+                }
+                RecordKind::Groups => {
+                    w.start_array(Tag::Context(tag::GROUPS))?;
+                    for (fabric, group, e) in self.groups.iter() {
+                        w.start_struct(Tag::Anonymous)?;
+                        w.u8(Tag::Context(tag::GROUP_FABRIC), fabric.0)?;
+                        w.u16(Tag::Context(tag::GROUP_ID), group)?;
+                        w.utf8(Tag::Context(tag::GROUP_NAME), &e.name)?;
+                        w.start_array(Tag::Context(tag::GROUP_ENDPOINTS))?;
+                        for ep in &e.endpoints {
+                            w.u16(Tag::Anonymous, *ep)?;
                         }
                         w.end_container()?;
                         w.end_container()?;
@@ -396,6 +465,32 @@ impl NodeState {
                         what: "regulatory config",
                     })?;
             }
+            RecordKind::NetworkCommissioning => {
+                let enabled = c.bool(tag::INTERFACE_ENABLED).map_err(corrupt)?;
+                let mut wifi = Vec::new();
+                for e in c.array(tag::WIFI_NETWORKS).map_err(corrupt)?.iter() {
+                    let Value::Struct(n) = e.map_err(corrupt)?.value else {
+                        return Err(LoadError::Invalid {
+                            kind,
+                            what: "Wi-Fi network",
+                        });
+                    };
+                    let ssid = n.octets(tag::SSID).map_err(corrupt)?;
+                    let credentials = n.octets(tag::CREDENTIALS).map_err(corrupt)?;
+                    wifi.push(WifiNetwork::new(ssid, credentials).map_err(|_| {
+                        LoadError::Invalid {
+                            kind,
+                            what: "Wi-Fi network",
+                        }
+                    })?);
+                }
+                let connected = c
+                    .opt_octets(tag::CONNECTED)
+                    .map_err(corrupt)?
+                    .map(<[u8]>::to_vec);
+                self.network = NetworkConfig::from_parts(enabled, wifi, connected)
+                    .map_err(|what| LoadError::Invalid { kind, what })?;
+            }
             RecordKind::CaseResumption => {
                 let mut store = super::ResumptionStore::new(self.case_resumption.capacity());
                 for e in c.array(tag::RESUMPTION).map_err(corrupt)?.iter() {
@@ -425,6 +520,47 @@ impl NodeState {
                     });
                 }
                 self.case_resumption = store;
+            }
+            RecordKind::OnOff => {
+                self.light.on_off = c.get(tag::ON_OFF).map_err(corrupt)?;
+                self.light.start_up_on_off = match c.nullable::<u8>(tag::START_UP_ON_OFF) {
+                    Ok(None) => None,
+                    Ok(Some(v)) => Some(StartUpOnOff::from_u8(v).ok_or(LoadError::Invalid {
+                        kind,
+                        what: "StartUpOnOff",
+                    })?),
+                    Err(source) => return Err(LoadError::Corrupt { kind, source }),
+                };
+            }
+            RecordKind::Groups => {
+                let mut table = super::GroupTable::default();
+                let invalid = |what| LoadError::Invalid { kind, what };
+                for e in c.array(tag::GROUPS).map_err(corrupt)?.iter() {
+                    let Value::Struct(g) = e.map_err(corrupt)?.value else {
+                        return Err(invalid("group"));
+                    };
+                    let fabric = FabricIndex(g.u8(tag::GROUP_FABRIC).map_err(corrupt)?);
+                    let group = g.u16(tag::GROUP_ID).map_err(corrupt)?;
+                    let name = g.utf8(tag::GROUP_NAME).map_err(corrupt)?;
+                    if group == 0 || name.len() > super::groups::MAX_GROUP_NAME_LEN {
+                        return Err(invalid("group"));
+                    }
+                    let mut entry = super::GroupEntry {
+                        name: name.to_owned(),
+                        endpoints: Default::default(),
+                    };
+                    for ep in g.array(tag::GROUP_ENDPOINTS).map_err(corrupt)?.iter() {
+                        let ep = ep.and_then(|e| e.value.decode::<u16>()).map_err(corrupt)?;
+                        entry.endpoints.insert(ep);
+                    }
+                    if entry.endpoints.is_empty() {
+                        return Err(invalid("group"));
+                    }
+                    table.insert_loaded(fabric, group, entry);
+                }
+                // The key map is Group Key Management's and is not part of this record.
+                table.key_map = core::mem::take(&mut self.groups.key_map);
+                self.groups = table;
             }
         }
         Ok(())

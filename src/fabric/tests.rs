@@ -240,7 +240,9 @@ fn records_round_trip_and_fail_safe_holds_back_guarded_ones() {
         [
             RecordKind::Fabrics,
             RecordKind::Acl,
-            RecordKind::GeneralCommissioning
+            RecordKind::GeneralCommissioning,
+            // InterfaceEnabled false, written under the fail-safe, is committed now.
+            RecordKind::NetworkCommissioning
         ]
     );
     let mut all: Vec<Record> = RecordKind::ALL
@@ -257,6 +259,8 @@ fn records_round_trip_and_fail_safe_holds_back_guarded_ones() {
     assert_eq!(loaded.acl, s.acl);
     assert_eq!(loaded.info, s.info);
     assert_eq!(loaded.regulatory, s.regulatory);
+    assert_eq!(loaded.network, s.network);
+    assert!(!loaded.network.interface_enabled);
     let mut loaded = loaded;
     assert!(
         loaded.take_records().is_empty(),

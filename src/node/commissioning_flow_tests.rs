@@ -73,12 +73,12 @@ fn admin_credentials() -> crate::case::CaseCredentials {
 }
 
 impl Sim {
-    fn with_development_credentials() -> Self {
+    pub(super) fn with_development_credentials() -> Self {
         Self::start(Node::new(dev_config(), TestRng::new(1), TestRng::new(2)))
     }
 
     /// CASE from the commissioner to the device; returns whether it was resumed.
-    fn case(&mut self, resume: bool) -> bool {
+    pub(super) fn case(&mut self, resume: bool) -> bool {
         let now = self.now;
         self.c
             .start_case(now, admin_credentials(), DEVICE_NODE, resume)
@@ -146,7 +146,7 @@ fn commissioning_up_to_add_noc_and_its_rollback() {
 }
 
 /// The commissioning steps through AddNOC over the PASE session (Matter 1.3 §5.5).
-fn through_add_noc(sim: &mut Sim) {
+pub(super) fn through_add_noc(sim: &mut Sim) {
     let opc = id::OPERATIONAL_CREDENTIALS;
 
     // Network Commissioning says Ethernet: nothing to configure.
@@ -246,7 +246,7 @@ fn through_add_noc(sim: &mut Sim) {
 }
 
 /// CommissioningComplete (General Commissioning 0x04); its response's ErrorCode.
-fn commissioning_complete(sim: &mut Sim) -> Option<u64> {
+pub(super) fn commissioning_complete(sim: &mut Sim) -> Option<u64> {
     sim.invoke(id::GENERAL_COMMISSIONING, 4, None).uint_field(0)
 }
 

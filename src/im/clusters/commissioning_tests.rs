@@ -25,7 +25,13 @@ fn model() -> DataModel {
         })
         .clone();
     let mut m = DataModel::root_node(DeviceInfo::default(), 100);
-    add_commissioning_clusters(m.endpoint_mut(0).expect("ep 0"), Some(creds), "eth0", 200);
+    add_commissioning_clusters(
+        m.endpoint_mut(0).expect("ep 0"),
+        Some(creds),
+        "eth0",
+        &super::NetworkFeature::Ethernet,
+        200,
+    );
     m
 }
 
