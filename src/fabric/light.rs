@@ -82,7 +82,11 @@ pub struct LightState {
     pub off_wait_time: u16,
     /// Identify's IdentifyTime in seconds (volatile).
     pub identify_time: u16,
-    /// The next 1/10 s step of the OnWithTimedOff countdown, while it runs.
+    /// The OnWithTimedOff countdown is running: from the command until OnTime and OffWaitTime
+    /// are both 0 (§1.5.7.6.4).
+    timed: bool,
+    /// The next 1/10 s step of the countdown: set only while a step would change something
+    /// (OnTime while on, OffWaitTime while off), so an idle countdown wakes nobody.
     timed_tick: Option<Instant>,
     /// The next 1 s step of IdentifyTime, while identifying.
     identify_tick: Option<Instant>,
@@ -98,6 +102,7 @@ impl Default for LightState {
             on_time: 0,
             off_wait_time: 0,
             identify_time: 0,
+            timed: false,
             timed_tick: None,
             identify_tick: None,
         }
@@ -115,7 +120,16 @@ impl LightState {
 
     /// Whether the OnWithTimedOff countdown is running (the Timed On or Delayed Off state).
     pub fn is_timed(&self) -> bool {
-        self.timed_tick.is_some()
+        self.timed
+    }
+
+    /// Whether a countdown step would change an attribute.
+    fn step_counts(&self) -> bool {
+        if self.on_off {
+            self.on_time > 0
+        } else {
+            self.off_wait_time > 0
+        }
     }
 
     /// Whether the endpoint is identifying (IdentifyTime above 0).
@@ -138,43 +152,49 @@ pub struct TimedOff {
 impl NodeState {
     // ---- On/Off commands (§1.5.7) ----
 
-    /// Off (§1.5.7.1): off, and OnTime 0 (Lighting). A running Delayed Off countdown goes on.
-    pub fn light_off(&mut self) {
+    /// Off (§1.5.7.1) at `now`: off, and OnTime 0 (Lighting). During a countdown the Delayed
+    /// Off guard (OffWaitTime) starts counting.
+    pub fn light_off(&mut self, now: Instant) {
         self.light_turn_off();
+        self.light_rearm(now);
     }
 
-    /// On (§1.5.7.2): on; OffWaitTime 0 if OnTime is 0; GlobalSceneControl true.
-    pub fn light_on(&mut self) {
+    /// On (§1.5.7.2) at `now`: on; OffWaitTime 0 if OnTime is 0; GlobalSceneControl true.
+    pub fn light_on(&mut self, now: Instant) {
         self.light_turn_on();
+        self.light_rearm(now);
     }
 
-    /// Toggle (§1.5.7.3): On when off, Off when on, with their attribute rules.
-    pub fn light_toggle(&mut self) {
+    /// Toggle (§1.5.7.3) at `now`: On when off, Off when on, with their attribute rules.
+    pub fn light_toggle(&mut self, now: Instant) {
         if self.light.on_off {
             self.light_turn_off();
         } else {
             self.light_turn_on();
         }
+        self.light_rearm(now);
     }
 
     /// OffWithEffect (§1.5.7.4): GlobalSceneControl true means the current settings become the
     /// global scene and GlobalSceneControl goes false; then off. The fade effects are the
     /// output's business: a relay has none, so the light goes off at once.
-    pub fn light_off_with_effect(&mut self) {
+    pub fn light_off_with_effect(&mut self, now: Instant) {
         if self.light.global_scene_control {
             // No Scenes Management cluster (provisional in 1.3): there is no global scene to
             // store into; the attribute still follows the spec.
             self.set_global_scene_control(false);
         }
         self.light_turn_off();
+        self.light_rearm(now);
     }
 
     /// OnWithRecallGlobalScene (§1.5.7.5): ignored while GlobalSceneControl is true; otherwise
     /// the global scene would be recalled (none is stored: no Scenes Management), the light
     /// goes on and GlobalSceneControl true.
-    pub fn light_on_with_recall_global_scene(&mut self) {
+    pub fn light_on_with_recall_global_scene(&mut self, now: Instant) {
         if !self.light.global_scene_control {
             self.light_turn_on();
+            self.light_rearm(now);
         }
     }
 
@@ -197,10 +217,8 @@ impl NodeState {
             self.set_on_off(true);
             self.set_global_scene_control(true);
         }
-        // Keep the phase of a countdown that is already running.
-        if self.light.timed_tick.is_none() {
-            self.light.timed_tick = Some(now + TIMED_STEP);
-        }
+        self.light.timed = true;
+        self.light_rearm(now);
         debug!(
             on_time = self.light.on_time,
             off_wait_time = self.light.off_wait_time,
@@ -210,16 +228,26 @@ impl NodeState {
 
     // ---- attribute writes ----
 
-    /// Writes OnTime (takes effect only while the countdown runs, §1.5.6.4).
-    pub fn set_on_time(&mut self, v: u16) {
+    /// Writes OnTime at `now` (it takes effect only while the countdown runs, §1.5.6.4).
+    pub fn write_on_time(&mut self, now: Instant, v: u16) {
+        self.set_on_time(v);
+        self.light_rearm(now);
+    }
+
+    /// Writes OffWaitTime at `now` (it takes effect only while the countdown runs, §1.5.6.5).
+    pub fn write_off_wait_time(&mut self, now: Instant, v: u16) {
+        self.set_off_wait_time(v);
+        self.light_rearm(now);
+    }
+
+    fn set_on_time(&mut self, v: u16) {
         if self.light.on_time != v {
             self.light.on_time = v;
             self.mark_changed(LIGHT_ENDPOINT, cluster_id::ON_OFF, Some(attr::ON_TIME));
         }
     }
 
-    /// Writes OffWaitTime (takes effect only while the countdown runs, §1.5.6.5).
-    pub fn set_off_wait_time(&mut self, v: u16) {
+    fn set_off_wait_time(&mut self, v: u16) {
         if self.light.off_wait_time != v {
             self.light.off_wait_time = v;
             self.mark_changed(
@@ -278,7 +306,9 @@ impl NodeState {
         // have counted; a countdown is at most 2 x 65535 steps.
         while let Some(t) = self.light.timed_tick.filter(|t| *t <= now) {
             changed = true;
-            self.light.timed_tick = self.timed_step().then(|| t + TIMED_STEP);
+            self.timed_step();
+            self.light.timed_tick = None;
+            self.light_rearm(t);
         }
         while let Some(t) = self.light.identify_tick.filter(|t| *t <= now) {
             changed = true;
@@ -297,28 +327,47 @@ impl NodeState {
         changed
     }
 
-    /// One 1/10 s step of the OnWithTimedOff countdown (§1.5.7.6.4). Returns whether the
-    /// countdown goes on.
-    fn timed_step(&mut self) -> bool {
+    /// One 1/10 s step of the OnWithTimedOff countdown (§1.5.7.6.4).
+    ///
+    /// Only a decrement to 0 switches the light off: an OnTime that is already 0 while on (an
+    /// On during the Delayed Off guard clears OffWaitTime; a write of 0) leaves the light on, as
+    /// the spec's steps say. (The CHIP SDK's timer switches off on any step that finds OnTime 0,
+    /// which would turn off a light switched on during the guard.)
+    fn timed_step(&mut self) {
         if self.light.on_off {
-            // Timed On: OnTime counts down; at 0 the light goes off with no guard.
-            let v = self.light.on_time.saturating_sub(1);
-            self.set_on_time(v);
-            if v == 0 {
-                debug!("timed on finished: off");
-                self.set_off_wait_time(0);
-                self.light_turn_off();
-                return false;
+            if self.light.on_time > 0 {
+                // Timed On: at 0 the light goes off, with no guard.
+                let v = self.light.on_time - 1;
+                self.set_on_time(v);
+                if v == 0 {
+                    debug!("timed on finished: off");
+                    self.set_off_wait_time(0);
+                    self.light_turn_off();
+                }
             }
-            true
-        } else {
+        } else if self.light.off_wait_time > 0 {
             // Delayed Off: OffWaitTime counts down; at 0 the guard ends.
-            let v = self.light.off_wait_time.saturating_sub(1);
+            let v = self.light.off_wait_time - 1;
             self.set_off_wait_time(v);
             if v == 0 {
                 debug!("delayed off guard finished");
             }
-            v > 0
+        }
+    }
+
+    /// Schedules the countdown's next step after a change at `now`: the countdown runs until
+    /// OnTime and OffWaitTime are both 0, and a step is due only while one would count (a
+    /// running step keeps its phase).
+    fn light_rearm(&mut self, now: Instant) {
+        let l = &mut self.light;
+        if l.timed && l.on_time == 0 && l.off_wait_time == 0 {
+            debug!("timed on/off countdown over");
+            l.timed = false;
+        }
+        if !l.timed || !l.step_counts() {
+            l.timed_tick = None;
+        } else if l.timed_tick.is_none() {
+            l.timed_tick = Some(now + TIMED_STEP);
         }
     }
 

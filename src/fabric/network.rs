@@ -397,6 +397,111 @@ mod tests {
         assert_eq!(c.connected(), Some(&b"a"[..]));
     }
 
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u8, u8),
+        Remove(u8),
+        Reorder(u8, u8),
+        Connect(u8, bool),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        // SSIDs from a small alphabet so operations hit existing entries often.
+        prop_oneof![
+            (0..6u8, 0..3u8).prop_map(|(s, c)| Op::Add(s, c)),
+            (0..6u8).prop_map(Op::Remove),
+            (0..6u8, 0..6u8).prop_map(|(s, i)| Op::Reorder(s, i)),
+            (0..6u8, any::<bool>()).prop_map(|(s, ok)| Op::Connect(s, ok)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Against a plain Vec model: the list ops give the same list and outcomes, the list
+        /// stays within MaxNetworks without duplicate SSIDs, and the connected network is
+        /// always one of the list's.
+        #[test]
+        fn list_ops_match_a_model(
+            max in 1..5u8,
+            ops in proptest::collection::vec(op(), 0..40),
+        ) {
+            let mut c = NetworkConfig::default();
+            let mut model: Vec<(u8, u8)> = Vec::new();
+            let mut connected: Option<u8> = None;
+            for op in ops {
+                match op {
+                    Op::Add(s, cr) => {
+                        let creds = [b"password".as_slice(), b"", b"abcde"][usize::from(cr)];
+                        let n = WifiNetwork::new(&[b'a' + s], creds).expect("valid");
+                        let r = c.add_or_update_wifi(n, max);
+                        let want = match model.iter().position(|(m, _)| *m == s) {
+                            Some(i) => {
+                                model[i].1 = cr;
+                                Ok(i as u8)
+                            }
+                            None if model.len() >= usize::from(max) => {
+                                Err(NetworkingStatus::BoundsExceeded)
+                            }
+                            None => {
+                                model.push((s, cr));
+                                Ok(model.len() as u8 - 1)
+                            }
+                        };
+                        proptest::prop_assert_eq!(r, want);
+                    }
+                    Op::Remove(s) => {
+                        let r = c.remove(&[b'a' + s]);
+                        let want = match model.iter().position(|(m, _)| *m == s) {
+                            Some(i) => {
+                                model.remove(i);
+                                if connected == Some(s) {
+                                    connected = None;
+                                }
+                                Ok(i as u8)
+                            }
+                            None => Err(NetworkingStatus::NetworkIdNotFound),
+                        };
+                        proptest::prop_assert_eq!(r, want);
+                    }
+                    Op::Reorder(s, to) => {
+                        let r = c.reorder(&[b'a' + s], to);
+                        let want = match model.iter().position(|(m, _)| *m == s) {
+                            None => Err(NetworkingStatus::NetworkIdNotFound),
+                            Some(_) if usize::from(to) >= model.len() => {
+                                Err(NetworkingStatus::OutOfRange)
+                            }
+                            Some(i) => {
+                                let e = model.remove(i);
+                                model.insert(usize::from(to), e);
+                                Ok(to)
+                            }
+                        };
+                        proptest::prop_assert_eq!(r, want);
+                    }
+                    Op::Connect(s, ok) => {
+                        // The cluster only connects configured networks.
+                        if model.iter().any(|(m, _)| *m == s) {
+                            c.set_connect_result(&[b'a' + s], ok);
+                            if ok {
+                                connected = Some(s);
+                            } else if connected == Some(s) {
+                                connected = None;
+                            }
+                        }
+                    }
+                }
+                let got: Vec<u8> = c.wifi_networks().iter().map(|n| n.ssid()[0] - b'a').collect();
+                let want: Vec<u8> = model.iter().map(|(s, _)| *s).collect();
+                proptest::prop_assert_eq!(got, want);
+                proptest::prop_assert!(c.wifi_networks().len() <= usize::from(max));
+                proptest::prop_assert_eq!(c.connected().map(|id| id[0] - b'a'), connected);
+                if let Some(id) = c.connected() {
+                    proptest::prop_assert!(c.position(id).is_some());
+                }
+            }
+        }
+    }
+
     #[test]
     fn status_round_trips() {
         for v in 0..=12u8 {

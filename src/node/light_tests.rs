@@ -213,3 +213,21 @@ fn start_up_on_off_is_applied_when_the_node_starts() {
     assert!(n.state().light.on_off);
     assert!(n.data_model().endpoint(1).is_none());
 }
+
+#[test]
+fn after_commissioning_the_administrator_switches_the_light_over_case() {
+    use super::commissioning_flow_tests::{commissioning_complete, through_add_noc};
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+    assert!(!sim.case(false));
+    assert_eq!(commissioning_complete(&mut sim), Some(0));
+    sim.wait(Duration::from_secs(1));
+    assert_eq!(sim.node.pase_session, None, "only CASE is left");
+    // The invoke goes over the CASE session: its subject is the fabric's administrator.
+    assert_eq!(
+        sim.light(cmd::TOGGLE, None),
+        InvokeOutcome::Status(Status::SUCCESS, None)
+    );
+    assert_eq!(sim.switched(), vec![true]);
+    assert_eq!(sim.read_on_off(), TlvValue::Bool(true));
+}

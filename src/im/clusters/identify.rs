@@ -6,7 +6,7 @@
 //! The host has no light of its own to blink: IdentifyType is None (0), as the CHIP SDK's
 //! lighting app reports, and TriggerEffect's effects are accepted and logged.
 
-use tracing::{debug, info};
+use tracing::debug;
 
 use super::id;
 use crate::fabric::light::attr as light_attr;
@@ -127,7 +127,7 @@ impl Cluster for Identify {
                 let Ok(secs) = f.u16(0) else {
                     return InvokeResult::Status(Status::INVALID_COMMAND);
                 };
-                info!(endpoint = ctx.endpoint, secs, "identify requested");
+                debug!(endpoint = ctx.endpoint, secs, "identify requested");
                 ctx.state.set_identify_time(ctx.now, secs);
             }
             cmd::TRIGGER_EFFECT => {

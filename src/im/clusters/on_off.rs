@@ -127,8 +127,8 @@ impl Cluster for OnOff {
         value: &Value<'_>,
     ) -> Result<(), Status> {
         match attribute {
-            attr::ON_TIME => ctx.state.set_on_time(u16_value(value)?),
-            attr::OFF_WAIT_TIME => ctx.state.set_off_wait_time(u16_value(value)?),
+            attr::ON_TIME => ctx.state.write_on_time(ctx.now, u16_value(value)?),
+            attr::OFF_WAIT_TIME => ctx.state.write_off_wait_time(ctx.now, u16_value(value)?),
             attr::START_UP_ON_OFF => {
                 let v = match *value {
                     Value::Null => None,
@@ -155,19 +155,20 @@ impl Cluster for OnOff {
         command: u32,
         fields: Option<Container<'_>>,
     ) -> InvokeResult {
+        let now = ctx.now;
         let st = &mut *ctx.state;
         debug!(command, "on/off command");
         match command {
-            cmd::OFF => st.light_off(),
-            cmd::ON => st.light_on(),
-            cmd::TOGGLE => st.light_toggle(),
+            cmd::OFF => st.light_off(now),
+            cmd::ON => st.light_on(now),
+            cmd::TOGGLE => st.light_toggle(now),
             cmd::OFF_WITH_EFFECT => match off_effect(fields) {
-                Ok(()) => st.light_off_with_effect(),
+                Ok(()) => st.light_off_with_effect(now),
                 Err(s) => return InvokeResult::Status(s),
             },
-            cmd::ON_WITH_RECALL_GLOBAL_SCENE => st.light_on_with_recall_global_scene(),
+            cmd::ON_WITH_RECALL_GLOBAL_SCENE => st.light_on_with_recall_global_scene(now),
             cmd::ON_WITH_TIMED_OFF => match timed_off(fields) {
-                Ok(t) => st.light_on_with_timed_off(ctx.now, t),
+                Ok(t) => st.light_on_with_timed_off(now, t),
                 Err(s) => return InvokeResult::Status(s),
             },
             _ => return InvokeResult::Status(Status::UNSUPPORTED_COMMAND),
