@@ -1035,6 +1035,7 @@ impl<R: Rng> Node<R> {
         op: SecureChannelOpcode,
         payload: &[u8],
     ) {
+        let strays = self.case.stats().ignored_stray;
         let sessions = self.exchanges.sessions_mut();
         let mut alloc = || sessions.allocate_session_id().ok();
         self.case.handle_message(
@@ -1047,6 +1048,12 @@ impl<R: Rng> Node<R> {
             &mut self.rng,
             &mut alloc,
         );
+        if self.case.stats().ignored_stray != strays {
+            // A Sigma3 (or a late retransmission) with no handshake: nothing will ever answer
+            // or close its exchange, which would hold a slot of the exchange table and keep
+            // its unsecured session alive. Closing it sends the ack it is owed.
+            self.exchanges.close_exchange(now, exchange);
+        }
     }
 
     /// Exchanges of `session` with a CASE handshake on them (a closed unsecured session ends

@@ -427,6 +427,50 @@ fn case_with_a_foreign_ipk_is_no_shared_trust_roots_and_leaks_nothing() {
     assert_eq!(commissioning_complete(&mut sim), Some(0));
 }
 
+/// Sigma3s on exchanges without a CASE handshake (a forged one, or a retransmission that
+/// arrives after the handshake ended) are dropped, and their exchanges closed: left open, each
+/// held a slot of the exchange table and kept its unsecured session alive for good.
+#[test]
+fn stray_sigma3_exchanges_are_closed() {
+    use crate::exchange::{ExchangeConfig, ExchangeManager};
+    use crate::message::{ProtocolId, SecureChannelOpcode};
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+    sim.wait(Duration::from_secs(1));
+    let before = sim.node.exchanges.exchange_count();
+    let mut raw: ExchangeManager<PeerAddr, (), TestRng> =
+        ExchangeManager::new(ExchangeConfig::default(), TestRng::new(77));
+    let from = super::test_sim::addr(41000);
+    for i in 0..20u8 {
+        let now = sim.now;
+        let us = raw.add_unsecured_initiator(now, super::test_sim::addr(5540));
+        let x = raw
+            .new_exchange(us, ProtocolId::SECURE_CHANNEL)
+            .expect("exchange");
+        raw.send(
+            now,
+            x,
+            SecureChannelOpcode::CASE_SIGMA3.value(),
+            &[0x15, i, 0x18],
+        )
+        .expect("send");
+        let mut buf = Vec::new();
+        while raw.poll_transmit(now, &mut buf).is_some() {
+            sim.node
+                .handle_datagram(now, from.clone(), &std::mem::take(&mut buf));
+        }
+    }
+    sim.wait(Duration::from_secs(1));
+    assert_eq!(sim.node.case.stats().ignored_stray, 20);
+    assert_eq!(
+        sim.node.exchanges.exchange_count(),
+        before,
+        "no exchange left behind by a stray Sigma3"
+    );
+    // CASE still works.
+    assert!(!sim.case(false));
+}
+
 /// The peer's CATs come from its NOC into the CASE session's subject: an administrator named
 /// only by a CAT in the ACL (CaseAdminSubject 0xFFFFFFFD_0001_0001, Matter 1.3 §6.6.2.1.2) can
 /// complete commissioning; the same node without the CAT cannot.
