@@ -457,7 +457,7 @@ fn stray_sigma3_exchanges_are_closed() {
         let mut buf = Vec::new();
         while raw.poll_transmit(now, &mut buf).is_some() {
             sim.node
-                .handle_datagram(now, from.clone(), &std::mem::take(&mut buf));
+                .handle_datagram(now, from, &std::mem::take(&mut buf));
         }
     }
     sim.wait(Duration::from_secs(1));
