@@ -422,6 +422,12 @@ fn case_with_a_foreign_ipk_is_no_shared_trust_roots_and_leaks_nothing() {
         sim.wait(Duration::from_secs(1));
     }
     assert_eq!(sim.node.case.handshakes(), 0);
+    assert_eq!(
+        sim.c.reserved_session_ids(),
+        0,
+        "the commissioner gave back every failed handshake's session id"
+    );
+    assert_eq!(sim.node.exchanges.sessions().reserved_count(), 0);
     // The right credentials still get in.
     assert!(!sim.case(false));
     assert_eq!(commissioning_complete(&mut sim), Some(0));
