@@ -1070,7 +1070,10 @@ impl<R: Rng> Node<R> {
         match ev {
             CaseEvent::Established { exchange, session } => {
                 let peer = self.exchanges.sessions().peer(exchange.session).copied();
-                // The unsecured session goes once the last message is acknowledged.
+                // The handshake is over: its exchange closes (after a resumption the last
+                // message was the initiator's StatusReport, so no reply of ours closed it), and
+                // the unsecured session goes once the last message is acknowledged.
+                self.exchanges.close_exchange(now, exchange);
                 self.exchanges
                     .close_unsecured_session(now, exchange.session);
                 // The fabric may have been removed while the handshake ran (RemoveFabric, a
@@ -1143,6 +1146,9 @@ impl<R: Rng> Node<R> {
                 if let Some(id) = reserved_session_id {
                     self.exchanges.sessions_mut().release_session_id(id);
                 }
+                // A peer's StatusReport or a timeout ends the handshake with no reply of ours
+                // to close the exchange.
+                self.exchanges.close_exchange(now, exchange);
                 self.exchanges
                     .close_unsecured_session(now, exchange.session);
             }

@@ -433,6 +433,47 @@ fn case_with_a_foreign_ipk_is_no_shared_trust_roots_and_leaks_nothing() {
     assert_eq!(commissioning_complete(&mut sim), Some(0));
 }
 
+/// Every CASE handshake's exchange ends with it, however it ends: a full handshake (our
+/// StatusReport closes it), a resumption (the initiator's StatusReport is the last message: it
+/// stayed open) and a refusal. None may stay in the exchange table, keeping its unsecured session.
+#[test]
+fn case_exchanges_close_after_full_resumed_and_refused_handshakes() {
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+    sim.wait(Duration::from_secs(5));
+    let base = sim.node.exchanges.exchange_count();
+    assert!(!sim.case(false), "full handshake");
+    sim.wait(Duration::from_secs(5));
+    assert_eq!(
+        sim.node.exchanges.exchange_count(),
+        base,
+        "after a full handshake"
+    );
+    for _ in 0..3 {
+        assert!(sim.case(true), "resumed");
+        sim.wait(Duration::from_secs(5));
+        assert_eq!(
+            sim.node.exchanges.exchange_count(),
+            base,
+            "after a resumption"
+        );
+    }
+    // Refused (NoSharedTrustRoots for a foreign IPK).
+    let mut wrong = admin_credentials();
+    wrong.ipk_epoch_key = Zeroizing::new([0x22; 16]);
+    let now = sim.now;
+    sim.c
+        .start_case(now, wrong, DEVICE_NODE, false)
+        .expect("starts");
+    let ev = sim.run_until(Duration::from_secs(30), |e| {
+        matches!(e, CommissionerEvent::CaseFailed(_))
+    });
+    assert!(ev.is_some(), "refused");
+    sim.wait(Duration::from_secs(5));
+    assert_eq!(sim.node.exchanges.exchange_count(), base, "after a refusal");
+    assert_eq!(sim.node.case.handshakes(), 0);
+}
+
 /// Sigma3s on exchanges without a CASE handshake (a forged one, or a retransmission that
 /// arrives after the handshake ended) are dropped, and their exchanges closed: left open, each
 /// held a slot of the exchange table and kept its unsecured session alive for good.
