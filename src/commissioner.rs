@@ -200,6 +200,9 @@ pub struct Commissioner<R: Rng> {
     incoming_reports: Vec<(ExchangeRef, Vec<AttributeReport>)>,
     /// A CASE handshake in progress, on its exchange.
     case: Option<(ExchangeRef, Box<CaseInitiator>)>,
+    /// The local session id reserved for the CASE handshake in progress: released when it
+    /// fails, taken by the session when it succeeds.
+    case_local_id: Option<u16>,
     /// What the last CASE session left to resume it with.
     case_resumption: Option<ResumptionRecord>,
     events: VecDeque<CommissionerEvent>,
@@ -246,6 +249,7 @@ impl<R: Rng> Commissioner<R> {
             subscriptions: Vec::new(),
             incoming_reports: Vec::new(),
             case: None,
+            case_local_id: None,
             case_resumption: None,
             events: VecDeque::new(),
         };
@@ -310,11 +314,20 @@ impl<R: Rng> Commissioner<R> {
         }
         let initiator = CaseInitiator::start(now, config, &mut self.rng).map_err(|e| {
             self.exchanges.sessions_mut().release_session_id(local_id);
+            self.exchanges.close_exchange(now, exchange);
+            self.exchanges.close_unsecured_session(now, unsecured);
             CommissionerError::Case(e)
         })?;
         self.case = Some((exchange, Box::new(initiator)));
+        self.case_local_id = Some(local_id);
         self.process(now);
         Ok(())
+    }
+
+    /// Local session ids reserved and not yet released or used (tests check that none leak).
+    #[cfg(test)]
+    pub(crate) fn reserved_session_ids(&self) -> usize {
+        self.exchanges.sessions().reserved_count()
     }
 
     /// The record the last CASE session left for resuming it.
@@ -664,6 +677,11 @@ impl<R: Rng> Commissioner<R> {
         self.exchanges.close_exchange(now, exchange);
         self.exchanges
             .close_unsecured_session(now, exchange.session);
+        // Reserved for this handshake: a session that is created takes it over, every other
+        // outcome gives it back.
+        if let Some(id) = self.case_local_id.take() {
+            self.exchanges.sessions_mut().release_session_id(id);
+        }
         match ev {
             case::InitiatorEvent::Established(est) => {
                 let params = SecureSessionParams {
@@ -789,6 +807,9 @@ impl<R: Rng> Commissioner<R> {
                 self.exchanges.close_exchange(now, exchange);
                 if self.case.as_ref().is_some_and(|(x, _)| *x == exchange) {
                     self.case = None;
+                    if let Some(id) = self.case_local_id.take() {
+                        self.exchanges.sessions_mut().release_session_id(id);
+                    }
                     self.events
                         .push_back(CommissionerEvent::CaseFailed(CaseError::PeerGone));
                 }

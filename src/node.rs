@@ -1035,6 +1035,7 @@ impl<R: Rng> Node<R> {
         op: SecureChannelOpcode,
         payload: &[u8],
     ) {
+        let strays = self.case.stats().ignored_stray;
         let sessions = self.exchanges.sessions_mut();
         let mut alloc = || sessions.allocate_session_id().ok();
         self.case.handle_message(
@@ -1047,6 +1048,12 @@ impl<R: Rng> Node<R> {
             &mut self.rng,
             &mut alloc,
         );
+        if self.case.stats().ignored_stray != strays {
+            // A Sigma3 (or a late retransmission) with no handshake: nothing will ever answer
+            // or close its exchange, which would hold a slot of the exchange table and keep
+            // its unsecured session alive. Closing it sends the ack it is owed.
+            self.exchanges.close_exchange(now, exchange);
+        }
     }
 
     /// Exchanges of `session` with a CASE handshake on them (a closed unsecured session ends
@@ -1063,7 +1070,10 @@ impl<R: Rng> Node<R> {
         match ev {
             CaseEvent::Established { exchange, session } => {
                 let peer = self.exchanges.sessions().peer(exchange.session).copied();
-                // The unsecured session goes once the last message is acknowledged.
+                // The handshake is over: its exchange closes (after a resumption the last
+                // message was the initiator's StatusReport, so no reply of ours closed it), and
+                // the unsecured session goes once the last message is acknowledged.
+                self.exchanges.close_exchange(now, exchange);
                 self.exchanges
                     .close_unsecured_session(now, exchange.session);
                 // The fabric may have been removed while the handshake ran (RemoveFabric, a
@@ -1136,6 +1146,9 @@ impl<R: Rng> Node<R> {
                 if let Some(id) = reserved_session_id {
                     self.exchanges.sessions_mut().release_session_id(id);
                 }
+                // A peer's StatusReport or a timeout ends the handshake with no reply of ours
+                // to close the exchange.
+                self.exchanges.close_exchange(now, exchange);
                 self.exchanges
                     .close_unsecured_session(now, exchange.session);
             }

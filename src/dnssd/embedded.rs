@@ -122,31 +122,46 @@ impl EmbeddedBackend {
         let mut fullname = String::new();
         let mut done = 0;
         for i in 0..slots {
-            let ty = match s.subtypes.get(i) {
-                Some(sub) => format!("{}.local.", s.subtype_name(sub)),
-                None => format!("{}.local.", s.service_type),
-            };
-            let mut info = ServiceInfo::new(&ty, &s.instance, &self.host, "", s.port, &txt[..])?
-                .enable_addr_auto();
-            if i > 0 {
-                info.set_requires_probe(false);
+            if let Err(e) = self.register_slot(s, i, &txt, &mut fullname) {
+                // The responders that took the service already must not keep answering for
+                // it: nobody would ever withdraw a service that is not in `published`.
+                self.unregister(&fullname, done, None);
+                return Err(e);
             }
-            fullname = info.get_fullname().to_owned();
-            self.daemon(i)?.register(info)?;
             done = i + 1;
         }
         self.published.push((s.clone(), fullname, done));
         Ok(())
     }
 
-    fn withdraw(&mut self, s: &Service, wait: Option<StdDuration>) {
-        let Some(pos) = self.published.iter().position(|(p, _, _)| p == s) else {
-            return;
+    /// Registers `s` with responder `i` under its `i`-th subtype; `fullname` is set to the
+    /// instance's full name.
+    fn register_slot(
+        &mut self,
+        s: &Service,
+        i: usize,
+        txt: &[(&str, &str)],
+        fullname: &mut String,
+    ) -> Result<(), EmbeddedError> {
+        let ty = match s.subtypes.get(i) {
+            Some(sub) => format!("{}.local.", s.subtype_name(sub)),
+            None => format!("{}.local.", s.service_type),
         };
-        let (_, fullname, n) = self.published.swap_remove(pos);
+        let mut info =
+            ServiceInfo::new(&ty, &s.instance, &self.host, "", s.port, txt)?.enable_addr_auto();
+        if i > 0 {
+            info.set_requires_probe(false);
+        }
+        info.get_fullname().clone_into(fullname);
+        self.daemon(i)?.register(info)?;
+        Ok(())
+    }
+
+    /// Unregisters `fullname` from the first `n` responders (goodbye records, RFC 6762 §10.1),
+    /// waiting up to `wait` for each.
+    fn unregister(&self, fullname: &str, n: usize, wait: Option<StdDuration>) {
         for d in self.daemons.iter().take(n) {
-            // Unregistering sends the goodbye (TTL 0) records (RFC 6762 §10.1).
-            match d.unregister(&fullname) {
+            match d.unregister(fullname) {
                 Ok(rx) => {
                     if let Some(w) = wait {
                         let _ = rx.recv_timeout(w);
@@ -155,6 +170,14 @@ impl EmbeddedBackend {
                 Err(e) => warn!(%fullname, error = %e, "mDNS: withdrawing failed"),
             }
         }
+    }
+
+    fn withdraw(&mut self, s: &Service, wait: Option<StdDuration>) {
+        let Some(pos) = self.published.iter().position(|(p, _, _)| p == s) else {
+            return;
+        };
+        let (_, fullname, n) = self.published.swap_remove(pos);
+        self.unregister(&fullname, n, wait);
     }
 }
 

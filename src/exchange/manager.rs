@@ -637,6 +637,12 @@ impl<A: PeerAddress, C, R: Rng> ExchangeManager<A, C, R> {
             .filter(move |k| k.session == session)
     }
 
+    /// Exchanges open or closing, over every session (tests check that none leak).
+    #[cfg(test)]
+    pub(crate) fn exchange_count(&self) -> usize {
+        self.exchanges.len()
+    }
+
     // ---- private ----
 
     fn process_ack(&mut self, key: ExchangeRef, acked: u32) {

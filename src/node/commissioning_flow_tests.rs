@@ -422,9 +422,100 @@ fn case_with_a_foreign_ipk_is_no_shared_trust_roots_and_leaks_nothing() {
         sim.wait(Duration::from_secs(1));
     }
     assert_eq!(sim.node.case.handshakes(), 0);
+    assert_eq!(
+        sim.c.reserved_session_ids(),
+        0,
+        "the commissioner gave back every failed handshake's session id"
+    );
+    assert_eq!(sim.node.exchanges.sessions().reserved_count(), 0);
     // The right credentials still get in.
     assert!(!sim.case(false));
     assert_eq!(commissioning_complete(&mut sim), Some(0));
+}
+
+/// Every CASE handshake's exchange ends with it, however it ends: a full handshake (our
+/// StatusReport closes it), a resumption (the initiator's StatusReport is the last message: it
+/// stayed open) and a refusal. None may stay in the exchange table, keeping its unsecured session.
+#[test]
+fn case_exchanges_close_after_full_resumed_and_refused_handshakes() {
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+    sim.wait(Duration::from_secs(5));
+    let base = sim.node.exchanges.exchange_count();
+    assert!(!sim.case(false), "full handshake");
+    sim.wait(Duration::from_secs(5));
+    assert_eq!(
+        sim.node.exchanges.exchange_count(),
+        base,
+        "after a full handshake"
+    );
+    for _ in 0..3 {
+        assert!(sim.case(true), "resumed");
+        sim.wait(Duration::from_secs(5));
+        assert_eq!(
+            sim.node.exchanges.exchange_count(),
+            base,
+            "after a resumption"
+        );
+    }
+    // Refused (NoSharedTrustRoots for a foreign IPK).
+    let mut wrong = admin_credentials();
+    wrong.ipk_epoch_key = Zeroizing::new([0x22; 16]);
+    let now = sim.now;
+    sim.c
+        .start_case(now, wrong, DEVICE_NODE, false)
+        .expect("starts");
+    let ev = sim.run_until(Duration::from_secs(30), |e| {
+        matches!(e, CommissionerEvent::CaseFailed(_))
+    });
+    assert!(ev.is_some(), "refused");
+    sim.wait(Duration::from_secs(5));
+    assert_eq!(sim.node.exchanges.exchange_count(), base, "after a refusal");
+    assert_eq!(sim.node.case.handshakes(), 0);
+}
+
+/// Sigma3s on exchanges without a CASE handshake (a forged one, or a retransmission that
+/// arrives after the handshake ended) are dropped, and their exchanges closed: left open, each
+/// held a slot of the exchange table and kept its unsecured session alive for good.
+#[test]
+fn stray_sigma3_exchanges_are_closed() {
+    use crate::exchange::{ExchangeConfig, ExchangeManager};
+    use crate::message::{ProtocolId, SecureChannelOpcode};
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+    sim.wait(Duration::from_secs(1));
+    let before = sim.node.exchanges.exchange_count();
+    let mut raw: ExchangeManager<PeerAddr, (), TestRng> =
+        ExchangeManager::new(ExchangeConfig::default(), TestRng::new(77));
+    let from = super::test_sim::addr(41000);
+    for i in 0..20u8 {
+        let now = sim.now;
+        let us = raw.add_unsecured_initiator(now, super::test_sim::addr(5540));
+        let x = raw
+            .new_exchange(us, ProtocolId::SECURE_CHANNEL)
+            .expect("exchange");
+        raw.send(
+            now,
+            x,
+            SecureChannelOpcode::CASE_SIGMA3.value(),
+            &[0x15, i, 0x18],
+        )
+        .expect("send");
+        let mut buf = Vec::new();
+        while raw.poll_transmit(now, &mut buf).is_some() {
+            sim.node
+                .handle_datagram(now, from, &std::mem::take(&mut buf));
+        }
+    }
+    sim.wait(Duration::from_secs(1));
+    assert_eq!(sim.node.case.stats().ignored_stray, 20);
+    assert_eq!(
+        sim.node.exchanges.exchange_count(),
+        before,
+        "no exchange left behind by a stray Sigma3"
+    );
+    // CASE still works.
+    assert!(!sim.case(false));
 }
 
 /// The peer's CATs come from its NOC into the CASE session's subject: an administrator named

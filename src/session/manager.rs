@@ -219,6 +219,12 @@ impl<A: PeerAddress, C> SessionManager<A, C> {
         self.reserved_ids.remove(&id);
     }
 
+    /// Ids reserved and neither released nor taken by a session (tests check that none leak).
+    #[cfg(test)]
+    pub(crate) fn reserved_count(&self) -> usize {
+        self.reserved_ids.len()
+    }
+
     // ---- adding sessions ----
 
     /// Creates a secure session and adds it, evicting the least recently active evictable
