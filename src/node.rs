@@ -623,10 +623,21 @@ impl<R: Rng> Node<R> {
             | SecureChannelOpcode::PASE_PAKE1
             | SecureChannelOpcode::PASE_PAKE3
             | SecureChannelOpcode::STATUS_REPORT => {
+                let ignored = |s: crate::pase::ResponderStats| {
+                    s.ignored_stray + s.ignored_busy + s.ignored_closed
+                };
+                let before = ignored(self.pase.stats());
                 let sessions = self.exchanges.sessions_mut();
                 let mut alloc = || sessions.allocate_session_id().ok();
                 self.pase
                     .handle_message(now, exchange, op, payload, &mut self.rng, &mut alloc);
+                if ignored(self.pase.stats()) != before {
+                    // Ignored (window closed, a session or another handshake in progress, or
+                    // no handshake for it): nothing will answer or close this exchange, which
+                    // would hold an exchange slot and keep its unsecured session alive, as for
+                    // a stray Sigma3. Closing it sends the ack it is owed.
+                    self.exchanges.close_exchange(now, exchange);
+                }
             }
             other => {
                 warn!(opcode = ?other, "secure-channel message not supported here, dropped");

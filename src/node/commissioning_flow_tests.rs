@@ -518,6 +518,51 @@ fn stray_sigma3_exchanges_are_closed() {
     assert!(!sim.case(false));
 }
 
+/// The PASE side of the same leak: PBKDFParamRequests while the PASE session is up and Pake3s
+/// with no handshake are ignored by the responder, and their exchanges must close too.
+#[test]
+fn ignored_pase_messages_leave_no_exchanges() {
+    use crate::exchange::{ExchangeConfig, ExchangeManager};
+    use crate::message::{ProtocolId, SecureChannelOpcode};
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+    sim.wait(Duration::from_secs(1));
+    let before = sim.node.exchanges.exchange_count();
+    let ignored_before = sim.node.pase.stats();
+    let mut raw: ExchangeManager<PeerAddr, (), TestRng> =
+        ExchangeManager::new(ExchangeConfig::default(), TestRng::new(78));
+    let from = super::test_sim::addr(41001);
+    for i in 0..20u8 {
+        let now = sim.now;
+        let op = if i % 2 == 0 {
+            SecureChannelOpcode::PBKDF_PARAM_REQUEST
+        } else {
+            SecureChannelOpcode::PASE_PAKE3
+        };
+        let us = raw.add_unsecured_initiator(now, super::test_sim::addr(5540));
+        let x = raw
+            .new_exchange(us, ProtocolId::SECURE_CHANNEL)
+            .expect("exchange");
+        raw.send(now, x, op.value(), &[0x15, i, 0x18])
+            .expect("send");
+        let mut buf = Vec::new();
+        while raw.poll_transmit(now, &mut buf).is_some() {
+            sim.node
+                .handle_datagram(now, from, &std::mem::take(&mut buf));
+        }
+    }
+    sim.wait(Duration::from_secs(1));
+    let after = sim.node.pase.stats();
+    let ignored =
+        |s: crate::pase::ResponderStats| s.ignored_stray + s.ignored_busy + s.ignored_closed;
+    assert_eq!(ignored(after) - ignored(ignored_before), 20);
+    assert_eq!(
+        sim.node.exchanges.exchange_count(),
+        before,
+        "no exchange left behind by an ignored PASE message"
+    );
+}
+
 /// The peer's CATs come from its NOC into the CASE session's subject: an administrator named
 /// only by a CAT in the ACL (CaseAdminSubject 0xFFFFFFFD_0001_0001, Matter 1.3 §6.6.2.1.2) can
 /// complete commissioning; the same node without the CAT cannot.
