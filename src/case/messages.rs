@@ -7,52 +7,17 @@
 //! most [`MAX_CERT_LEN`]); unknown context tags are skipped (newer revisions may add members).
 //! Every failure is a [`CaseMessageError`]; nothing here panics on input.
 
-use thiserror::Error;
-
 use crate::pase::messages::{decode_session_parameters, write_session_parameters};
 use crate::session::params::SessionParameters;
-use crate::tlv::{Container, ElementType, FromTlv, Tag, TlvError, TlvReader, TlvWriter, Value};
+use crate::tlv::schema::{fixed, int, members, octets, required as req, SchemaError};
+use crate::tlv::{Tag, TlvError, TlvWriter, Value};
 
 /// Largest Matter TLV certificate accepted (the CHIP SDK's `kMaxCHIPCertLength`: 400 bytes).
 pub const MAX_CERT_LEN: usize = 400;
 
-/// Why a CASE message does not decode.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum CaseMessageError {
-    /// Not valid TLV, or not one anonymous structure.
-    #[error("{msg}: {source}")]
-    Tlv {
-        /// The message.
-        msg: &'static str,
-        /// The reader's error.
-        source: TlvError,
-    },
-    /// A required member is absent.
-    #[error("{msg}: missing field {tag}")]
-    MissingField {
-        /// The message.
-        msg: &'static str,
-        /// Its context tag.
-        tag: u8,
-    },
-    /// A member has the wrong type or length (or a resumption field comes without its pair).
-    #[error("{msg}: invalid field {tag}")]
-    InvalidField {
-        /// The message.
-        msg: &'static str,
-        /// Its context tag.
-        tag: u8,
-    },
-    /// A known member repeated or out of order.
-    #[error("{msg}: field {tag} repeated or out of order")]
-    FieldOrder {
-        /// The message.
-        msg: &'static str,
-        /// Its context tag.
-        tag: u8,
-    },
-}
+/// Why a CASE message does not decode (the shared secure-channel schema error; InvalidField
+/// also for a resumption field without its pair).
+pub type CaseMessageError = SchemaError;
 
 /// Sigma1 (opcode 0x30).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,82 +284,6 @@ impl Tbe {
 }
 
 // --- helpers ----------------------------------------------------------------------------------
-
-fn members<'a, const N: usize>(
-    msg: &'static str,
-    payload: &'a [u8],
-) -> Result<[Option<Value<'a>>; N], CaseMessageError> {
-    let tlv = |source| CaseMessageError::Tlv { msg, source };
-    let top = TlvReader::new(payload).read_element().map_err(tlv)?;
-    if top.tag != Tag::Anonymous {
-        return Err(tlv(TlvError::ApiMisuse(
-            "top-level structure must be anonymous",
-        )));
-    }
-    let Value::Struct(c) = top.value else {
-        return Err(tlv(TlvError::WrongType {
-            expected: ElementType::Structure,
-            found: top.value.element_type(),
-        }));
-    };
-    collect(msg, &c)
-}
-
-fn collect<'a, const N: usize>(
-    msg: &'static str,
-    c: &Container<'a>,
-) -> Result<[Option<Value<'a>>; N], CaseMessageError> {
-    let mut out: [Option<Value<'a>>; N] = [None; N];
-    let mut last = 0u8;
-    for e in c.iter() {
-        let e = e.map_err(|source| CaseMessageError::Tlv { msg, source })?;
-        let Tag::Context(tag) = e.tag else {
-            continue;
-        };
-        let Some(slot) = usize::from(tag).checked_sub(1).and_then(|i| out.get_mut(i)) else {
-            continue;
-        };
-        if slot.is_some() || tag <= last {
-            return Err(CaseMessageError::FieldOrder { msg, tag });
-        }
-        *slot = Some(e.value);
-        last = tag;
-    }
-    Ok(out)
-}
-
-fn req<'a>(
-    msg: &'static str,
-    tag: u8,
-    v: Option<Value<'a>>,
-) -> Result<Value<'a>, CaseMessageError> {
-    v.ok_or(CaseMessageError::MissingField { msg, tag })
-}
-
-fn int<'a, T: FromTlv<'a>>(
-    msg: &'static str,
-    tag: u8,
-    v: Value<'a>,
-) -> Result<T, CaseMessageError> {
-    T::from_value(v).map_err(|_| CaseMessageError::InvalidField { msg, tag })
-}
-
-fn octets<'a>(msg: &'static str, tag: u8, v: Value<'a>) -> Result<&'a [u8], CaseMessageError> {
-    match v {
-        Value::Octets(b) => Ok(b),
-        _ => Err(CaseMessageError::InvalidField { msg, tag }),
-    }
-}
-
-fn fixed<const L: usize>(
-    msg: &'static str,
-    tag: u8,
-    v: Value<'_>,
-) -> Result<[u8; L], CaseMessageError> {
-    octets(msg, tag, v)?
-        .try_into()
-        .map_err(|_| CaseMessageError::InvalidField { msg, tag })
-}
 
 fn cert(msg: &'static str, tag: u8, v: Value<'_>) -> Result<Vec<u8>, CaseMessageError> {
     let b = octets(msg, tag, v)?;

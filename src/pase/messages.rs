@@ -8,53 +8,20 @@
 //! `[tag-order]`), required members present. Unknown members are skipped, as newer revisions add
 //! them (the CHIP SDK skips them too).
 
-use thiserror::Error;
-
 use crate::session::params::SessionParameters;
-use crate::tlv::{Container, FromTlv, Tag, TlvError, TlvReader, TlvWriter, Value};
+use crate::tlv::schema::{
+    container_members, fixed as octets_exact, int, members, octets, required, structure,
+    SchemaError,
+};
+use crate::tlv::{Container, Tag, TlvError, TlvWriter, Value};
 
 use super::spake2p::{CONFIRM_LEN, POINT_LEN};
 
 /// Length of the PBKDF randoms.
 pub const RANDOM_LEN: usize = 32;
 
-/// A PASE message that does not match its schema.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum PaseMessageError {
-    /// The payload is not one well-formed TLV structure.
-    #[error("{msg}: malformed TLV: {source}")]
-    Tlv {
-        /// The message being decoded.
-        msg: &'static str,
-        /// What the TLV reader found.
-        source: TlvError,
-    },
-    /// A required member is absent.
-    #[error("{msg}: missing field {tag}")]
-    MissingField {
-        /// The message being decoded.
-        msg: &'static str,
-        /// Its context tag.
-        tag: u8,
-    },
-    /// A member has the wrong type, width or length.
-    #[error("{msg}: invalid field {tag}")]
-    InvalidField {
-        /// The message being decoded.
-        msg: &'static str,
-        /// Its context tag.
-        tag: u8,
-    },
-    /// A known member repeated or out of tag order.
-    #[error("{msg}: field {tag} repeated or out of order")]
-    FieldOrder {
-        /// The message being decoded.
-        msg: &'static str,
-        /// Its context tag.
-        tag: u8,
-    },
-}
+/// A PASE message that does not match its schema (the shared secure-channel schema error).
+pub type PaseMessageError = SchemaError;
 
 /// PBKDFParamRequest (opcode 0x20), initiator to responder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +132,7 @@ impl PbkdfParamResponse {
         let pbkdf_parameters = pbkdf
             .map(|v| {
                 let c = structure(m, 4, v)?;
-                let [iter, salt] = container_members::<2>(m, &c)?;
+                let [iter, salt] = container_members::<2>(m, &c, true)?;
                 Ok::<_, PaseMessageError>(PbkdfParameters {
                     iterations: int(m, 4, required(m, 4, iter)?)?,
                     salt: octets(m, 4, required(m, 4, salt)?)?.to_vec(),
@@ -280,7 +247,7 @@ pub fn decode_session_parameters(
     msg: &'static str,
     c: &Container<'_>,
 ) -> Result<SessionParameters, PaseMessageError> {
-    let [idle, active, threshold, dm, im, spec, paths] = container_members_any_order::<7>(msg, c)?;
+    let [idle, active, threshold, dm, im, spec, paths] = container_members::<7>(msg, c, false)?;
     Ok(SessionParameters {
         idle_interval_ms: idle.map(|v| int(msg, 1, v)).transpose()?,
         active_interval_ms: active.map(|v| int(msg, 2, v)).transpose()?,
@@ -327,120 +294,6 @@ pub fn write_session_parameters(
 }
 
 // --- decoding helpers -------------------------------------------------------------------------
-
-/// The payload's anonymous top-level structure, its members with context tags 1..=N collected by
-/// tag (known tags strictly increasing, each at most once), unknown members skipped.
-fn members<'a, const N: usize>(
-    msg: &'static str,
-    payload: &'a [u8],
-) -> Result<[Option<Value<'a>>; N], PaseMessageError> {
-    let top = TlvReader::new(payload)
-        .read_element()
-        .map_err(|source| PaseMessageError::Tlv { msg, source })?;
-    if top.tag != Tag::Anonymous {
-        return Err(PaseMessageError::Tlv {
-            msg,
-            source: TlvError::ApiMisuse("top-level structure must be anonymous"),
-        });
-    }
-    let c = match top.value {
-        Value::Struct(c) => c,
-        _ => {
-            return Err(PaseMessageError::Tlv {
-                msg,
-                source: TlvError::WrongType {
-                    expected: crate::tlv::ElementType::Structure,
-                    found: top.value.element_type(),
-                },
-            })
-        }
-    };
-    container_members::<N>(msg, &c)
-}
-
-/// As [`members`], for a nested structure, in tag order.
-fn container_members<'a, const N: usize>(
-    msg: &'static str,
-    c: &Container<'a>,
-) -> Result<[Option<Value<'a>>; N], PaseMessageError> {
-    collect_members(msg, c, true)
-}
-
-/// As [`container_members`] but in any order (session parameters are not `[tag-order]`).
-fn container_members_any_order<'a, const N: usize>(
-    msg: &'static str,
-    c: &Container<'a>,
-) -> Result<[Option<Value<'a>>; N], PaseMessageError> {
-    collect_members(msg, c, false)
-}
-
-fn collect_members<'a, const N: usize>(
-    msg: &'static str,
-    c: &Container<'a>,
-    ordered: bool,
-) -> Result<[Option<Value<'a>>; N], PaseMessageError> {
-    let mut out: [Option<Value<'a>>; N] = [None; N];
-    let mut last = 0u8;
-    for m in c.iter() {
-        let m = m.map_err(|source| PaseMessageError::Tlv { msg, source })?;
-        let Tag::Context(tag) = m.tag else {
-            continue; // not a schema member
-        };
-        let Some(slot) = usize::from(tag).checked_sub(1).and_then(|i| out.get_mut(i)) else {
-            continue; // unknown member, from a newer revision
-        };
-        if slot.is_some() || (ordered && tag <= last) {
-            return Err(PaseMessageError::FieldOrder { msg, tag });
-        }
-        *slot = Some(m.value);
-        last = tag;
-    }
-    Ok(out)
-}
-
-fn required<'a>(
-    msg: &'static str,
-    tag: u8,
-    v: Option<Value<'a>>,
-) -> Result<Value<'a>, PaseMessageError> {
-    v.ok_or(PaseMessageError::MissingField { msg, tag })
-}
-
-fn int<'a, T: FromTlv<'a>>(
-    msg: &'static str,
-    tag: u8,
-    v: Value<'a>,
-) -> Result<T, PaseMessageError> {
-    T::from_value(v).map_err(|_| PaseMessageError::InvalidField { msg, tag })
-}
-
-fn octets<'a>(msg: &'static str, tag: u8, v: Value<'a>) -> Result<&'a [u8], PaseMessageError> {
-    match v {
-        Value::Octets(b) => Ok(b),
-        _ => Err(PaseMessageError::InvalidField { msg, tag }),
-    }
-}
-
-fn octets_exact<const L: usize>(
-    msg: &'static str,
-    tag: u8,
-    v: Value<'_>,
-) -> Result<[u8; L], PaseMessageError> {
-    octets(msg, tag, v)?
-        .try_into()
-        .map_err(|_| PaseMessageError::InvalidField { msg, tag })
-}
-
-fn structure<'a>(
-    msg: &'static str,
-    tag: u8,
-    v: Value<'a>,
-) -> Result<Container<'a>, PaseMessageError> {
-    match v {
-        Value::Struct(c) => Ok(c),
-        _ => Err(PaseMessageError::InvalidField { msg, tag }),
-    }
-}
 
 fn session_parameters(
     msg: &'static str,

@@ -49,6 +49,7 @@
 //! is how the Interaction Model fills a report up to the transport's payload size.
 
 mod reader;
+pub mod schema;
 mod value;
 mod writer;
 
