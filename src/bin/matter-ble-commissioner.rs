@@ -15,7 +15,17 @@
 //! that far). The advertisement as received (service data bytes, discriminator, vendor and
 //! product id, local name) goes into the JSON too, so a test can check what BlueZ delivered.
 //!
-//! Exit status: 0 read done (or dropped as asked); 3 PASE failed; 4 PASE worked, the read failed; 5 no device with
+//! `--commission --udp ADDR [--toggle]` commissions instead of reading, with the library's
+//! driver ([`CommissioningFlow`]) on a fabric generated for the run: ArmFailSafe, attestation,
+//! CSR, root, AddNOC and Wi-Fi setup over the PASE session on BLE, then CASE over UDP to ADDR
+//! (given: this tool does no DNS-SD discovery), CommissioningComplete, and with `--toggle` On/Off
+//! Toggle on endpoint 1 between two OnOff reads. The BLE link stays up until
+//! CommissioningComplete (the device's fail-safe is bound to it); the JSON then has the phase
+//! times (`ble_connect_ms`, `pase_ms`, `attestation_ms`, `addnoc_ms`, `network_ms`, `case_ms`,
+//! `complete_ms`, `total_ms`) and `on_off_before`/`on_off_after`.
+//!
+//! Exit status: 0 read done (or dropped as asked; or commissioned and toggled); 7 a commissioning
+//! step failed; 8 the Toggle or an OnOff read over CASE failed; 3 PASE failed; 4 PASE worked, the read failed; 5 no device with
 //! that discriminator was found; 6 connecting, GATT discovery or BTP failed; 1 other errors;
 //! 2 bad command line.
 
@@ -57,7 +67,7 @@ use matter_ble::tlv::TlvValue;
              over BLE, run BTP and PASE, read Basic Information VendorName and ProductID",
     after_help = "Prints one JSON line with the wall time of each step. Exit status: 0 ok, 3 \
                   PASE failed, 4 read failed, 5 device not found, 6 connect/GATT/BTP failed, \
-                  1 other errors."
+                  7 commissioning failed, 8 toggle/read over CASE failed, 1 other errors."
 )]
 struct Args {
     /// Bluetooth adapter to scan with (e.g. hci1); default: the first one BlueZ lists.
