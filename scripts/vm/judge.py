@@ -215,6 +215,23 @@ def main():
             if fn.startswith(safe + ".") and fn.endswith((".device.log", ".central.log")):
                 print(f"--- {fn} (last lines)")
                 print("\n".join(tail(os.path.join(logs, fn))))
+    # The commissioning phase table (ms), one row per BlueZ that commissioned.
+    rows = []
+    for name in expected:
+        bluez, case = name.split("/")
+        if case != "commission-toggle":
+            continue
+        try:
+            r, _ = run.result(f"{bluez}.{case}")
+        except Fail:
+            continue
+        if r.get("commissioned"):
+            rows.append((bluez, [r.get(p + "_ms") for p in PHASES]))
+    if rows:
+        print("commissioning phases (ms): " + " ".join(f"{p:>11}" for p in ["bluez"] + PHASES))
+        for bluez, vals in rows:
+            cells = ["-" if v is None else f"{v:.0f}" for v in vals]
+            print("                           " + " ".join(f"{c:>11}" for c in [bluez] + cells))
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1
 
