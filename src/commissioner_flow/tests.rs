@@ -24,9 +24,16 @@ struct Wire {
     now: Instant,
     node: Node<TestRng>,
     c: Commissioner<TestRng>,
+    /// A second commissioner toward the device's "operational address" (another source port
+    /// here), as the BLE commissioner uses for CASE over UDP.
+    op: Option<Commissioner<TestRng>>,
     node_events: Vec<NodeEvent>,
     events: VecDeque<CommissionerEvent>,
+    op_events: VecDeque<CommissionerEvent>,
 }
+
+const PASE_PORT: u16 = 40000;
+const OP_PORT: u16 = 40001;
 
 impl Wire {
     fn new() -> Self {
@@ -55,8 +62,10 @@ impl Wire {
             now: Instant::ZERO,
             node,
             c,
+            op: None,
             node_events: Vec::new(),
             events: VecDeque::new(),
+            op_events: VecDeque::new(),
         }
     }
 
@@ -64,9 +73,24 @@ impl Wire {
     fn step(&mut self) -> bool {
         let mut moved = false;
         let mut buf = Vec::new();
-        while self.node.poll_transmit(self.now, &mut buf).is_some() {
+        while let Some(t) = self.node.poll_transmit(self.now, &mut buf) {
             moved = true;
-            self.c.handle_datagram(self.now, &std::mem::take(&mut buf));
+            let d = std::mem::take(&mut buf);
+            match (&mut self.op, t.dest == addr(OP_PORT)) {
+                (Some(op), true) => op.handle_datagram(self.now, &d),
+                _ => self.c.handle_datagram(self.now, &d),
+            }
+        }
+        if let Some(op) = &mut self.op {
+            while op.poll_transmit(self.now, &mut buf).is_some() {
+                moved = true;
+                let d = std::mem::take(&mut buf);
+                self.node.handle_datagram(self.now, addr(OP_PORT), &d);
+            }
+            while let Some(e) = op.poll_event() {
+                moved = true;
+                self.op_events.push_back(e);
+            }
         }
         while let Some(e) = self.node.poll_event() {
             moved = true;
@@ -75,7 +99,7 @@ impl Wire {
         while self.c.poll_transmit(self.now, &mut buf).is_some() {
             moved = true;
             let d = std::mem::take(&mut buf);
-            self.node.handle_datagram(self.now, addr(40000), &d);
+            self.node.handle_datagram(self.now, addr(PASE_PORT), &d);
         }
         while let Some(e) = self.c.poll_event() {
             moved = true;
@@ -86,21 +110,72 @@ impl Wire {
 
     /// The next commissioner event, running timers in order (simulated time).
     fn next_event(&mut self) -> CommissionerEvent {
+        self.next_any().1
+    }
+
+    /// The next event of either commissioner: (from the operational one, event).
+    fn next_any(&mut self) -> (bool, CommissionerEvent) {
         for _ in 0..10_000 {
             while self.step() {}
-            if let Some(e) = self.events.pop_front() {
-                return e;
+            if let Some(e) = self.op_events.pop_front() {
+                return (true, e);
             }
-            let next = [self.node.poll_timeout(), self.c.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min()
-                .expect("something pending");
+            if let Some(e) = self.events.pop_front() {
+                return (false, e);
+            }
+            let next = [
+                self.node.poll_timeout(),
+                self.c.poll_timeout(),
+                self.op.as_ref().and_then(Commissioner::poll_timeout),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .expect("something pending");
             self.now = self.now.max(next);
             self.node.handle_timeout(self.now);
             self.c.handle_timeout(self.now);
+            if let Some(op) = &mut self.op {
+                op.handle_timeout(self.now);
+            }
         }
         panic!("no event")
+    }
+
+    /// As the BLE commissioner does it: the PASE part on `c`, CASE and CommissioningComplete
+    /// on a second, operational commissioner from another address; the PASE side's later
+    /// events (its session's end) are not the flow's.
+    fn commission_split(&mut self, flow: &mut CommissioningFlow) -> Result<(), FlowError> {
+        let ev = self.next_event();
+        assert!(
+            matches!(ev, CommissionerEvent::PaseEstablished { .. }),
+            "{ev:?}"
+        );
+        flow.start(self.now, &mut self.c)?;
+        loop {
+            match self.next_any() {
+                (false, ev) if self.op.is_none() => {
+                    if flow.handle_event(self.now, &mut self.c, &ev)? == FlowProgress::NeedCase {
+                        let mut op = Commissioner::operational(
+                            addr(5540),
+                            TestRng::new(31),
+                            TestRng::new(32),
+                        );
+                        flow.start_case(self.now, &mut op)?;
+                        self.op = Some(op);
+                    }
+                }
+                (false, _) => {}
+                (true, ev) => {
+                    let Some(op) = self.op.as_mut() else {
+                        unreachable!("op events come from op")
+                    };
+                    if flow.handle_event(self.now, op, &ev)? == FlowProgress::Done {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 
     /// PASE, then the flow to its end (or its error).
@@ -266,4 +341,25 @@ fn a_pai_from_an_untrusted_paa_stops_at_attestation() {
     }
     assert_eq!(flow.step(), Step::AttestationRequest);
     assert!(w.node.state().fabrics.is_empty());
+}
+
+#[test]
+fn case_and_commissioning_complete_on_a_second_operational_commissioner() {
+    let mut w = Wire::new();
+    let mut rng = TestRng::new(24);
+    let fabric = CommissionerFabric::generate(&mut rng, 0, 0xFFF1).expect("fabric");
+    let mut config = FlowConfig::new(fabric.new_node_id(&mut rng));
+    config.wifi = Some(wifi());
+    let mut flow = CommissioningFlow::new(fabric, config, &mut rng);
+    // Before PASE there is no challenge: starting is refused.
+    let mut early = Commissioner::operational(addr(5540), TestRng::new(1), TestRng::new(2));
+    assert_eq!(
+        flow.start(w.now, &mut early),
+        Err(FlowError::OutOfOrder(Step::ReadNetworkFeature))
+    );
+    w.commission_split(&mut flow).expect("commissioned");
+    assert_eq!(flow.step(), Step::Done);
+    assert!(!w.node.state().fail_safe.is_armed());
+    // CommissioningComplete ended the PASE session: only the CASE one is left.
+    assert_eq!(w.node.secure_session_count(), 1);
 }
