@@ -253,10 +253,10 @@ impl Transport {
             Self::Ble => DiscoveryCapabilities::BLE,
             Self::Udp => DiscoveryCapabilities::ON_NETWORK,
             Self::Both => DiscoveryCapabilities::BLE | DiscoveryCapabilities::ON_NETWORK,
-            // On-network discovery means DNS-SD (`_matterc._udp`), which is not built yet: a
-            // commissioner told to look there would not find us. `auto` still serves UDP for
-            // commissioners given the address (chip-tool `already-discovered`), and its code is
-            // then the well-known BLE one.
+            // `auto` keeps the well-known BLE-only code (the CHIP example apps' one). DNS-SD
+            // does publish `_matterc._udp` whenever UDP runs (crate::dnssd), so commissioners
+            // that also look on the network (chip-tool with a manual code, onnetwork-long) find
+            // us; whether the QR code of `auto` should set the on-network bit too is open.
             Self::Auto => DiscoveryCapabilities::BLE,
         }
     }
@@ -1226,6 +1226,31 @@ mod tests {
     }
 
     const SALT: &[u8] = b"SPAKE2P Key Salt";
+
+    #[test]
+    fn mdns_flag() {
+        assert_eq!(config(&[]).mdns, Mdns::Auto);
+        for (text, want) in [
+            ("auto", Mdns::Auto),
+            ("avahi", Mdns::Avahi),
+            ("embedded", Mdns::Embedded),
+            ("off", Mdns::Off),
+        ] {
+            assert_eq!(config(&["--mdns", text]).mdns, want, "{text}");
+        }
+        let err = parse(&["--mdns", "bonjour"])
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[possible values: auto, avahi, embedded, off]"),
+            "{err}"
+        );
+        // A --config file can set it like every other flag.
+        assert!(file_flags()
+            .iter()
+            .any(|f| f.name == "mdns" && f.takes_value));
+    }
 
     #[test]
     fn numbers_in_decimal_and_hex() {

@@ -310,11 +310,16 @@ impl<R: Rng> Node<R> {
             max_payload: config.im_max_payload,
             ..config.subscriptions
         });
+        let case_config = case::ResponderConfig {
+            // Our session parameters are the same whichever handshake carries them.
+            session_params: config.case.session_params.or(config.pase.session_params),
+            ..config.case
+        };
         let mut node = Self {
             exchanges: ExchangeManager::new(config.exchanges, exchange_rng),
             rng,
             pase: PaseResponder::new(config.pase),
-            case: CaseResponder::new(config.case),
+            case: CaseResponder::new(case_config),
             peer_cats: HashMap::new(),
             handshake: None,
             pase_session: None,
@@ -1061,8 +1066,14 @@ impl<R: Rng> Node<R> {
                 // The unsecured session goes once the last message is acknowledged.
                 self.exchanges
                     .close_unsecured_session(now, exchange.session);
-                let Some(peer) = peer else {
-                    warn!("CASE established on a session that is gone");
+                // The fabric may have been removed while the handshake ran (RemoveFabric, a
+                // rollback): no session for a fabric that is gone.
+                let fabric_alive = self.state.fabrics.get(session.fabric).is_some();
+                let Some(peer) = peer.filter(|_| fabric_alive) else {
+                    warn!(
+                        fabric_alive,
+                        "CASE established on a session or fabric that is gone"
+                    );
                     self.exchanges
                         .sessions_mut()
                         .release_session_id(session.local_session_id);

@@ -67,6 +67,10 @@ pub async fn run(
     let mut node_cfg = node_config(&config, &identity);
     // What DNS-SD announces as SII/SAI/SAT: the parameters our PASE/CASE responders announce.
     let mrp = MrpParameters::from(&node_cfg.pase.session_params.unwrap_or_default());
+    // DT and `_T`: the application endpoint's device type (Matter 1.3 §4.3.1: the primary one).
+    let device_type = node_cfg
+        .light
+        .then_some(crate::im::clusters::ON_OFF_LIGHT_DEVICE_TYPE.id);
     node_cfg.attestation = Some(attestation.credentials);
     node_cfg.network_interface = config
         .network_interface
@@ -129,7 +133,7 @@ pub async fn run(
 
     // DNS-SD: commissioners find the device (and its fabrics' administrators reach it) by name.
     let dnssd = match &udp {
-        Some(udp) => start_dnssd(&config, udp, mrp).await,
+        Some(udp) => start_dnssd(&config, udp, mrp, device_type).await,
         None => None,
     };
 
@@ -253,12 +257,19 @@ struct DnssdInfo {
     vendor_id: u16,
     product_id: u16,
     device_name: String,
+    /// The primary device type, if the node has an application endpoint.
+    device_type: Option<u32>,
     mrp: MrpParameters,
 }
 
 /// Starts the DNS-SD publisher `--mdns` asks for (`None` when off or unavailable: the device
 /// runs on without it).
-async fn start_dnssd(config: &Config, udp: &UdpTransport, mrp: MrpParameters) -> Option<Dnssd> {
+async fn start_dnssd(
+    config: &Config,
+    udp: &UdpTransport,
+    mrp: MrpParameters,
+    device_type: Option<u32>,
+) -> Option<Dnssd> {
     let port = match udp.local_addr() {
         Ok(a) => a.port(),
         Err(e) => {
@@ -283,6 +294,7 @@ async fn start_dnssd(config: &Config, udp: &UdpTransport, mrp: MrpParameters) ->
             vendor_id: config.vendor_id,
             product_id: config.product_id,
             device_name: config.device_name.clone(),
+            device_type,
             mrp,
         },
     })
@@ -315,7 +327,7 @@ fn desired_dnssd<R: crate::rng::Rng>(
             discriminator: window_discriminator.unwrap_or(own_discriminator),
             vendor_id: d.vendor_id,
             product_id: d.product_id,
-            device_type: None,
+            device_type: d.device_type,
             device_name: Some(d.device_name.clone()),
             mode,
             pairing_hint: hint,
@@ -696,6 +708,7 @@ mod tests {
             vendor_id: 0xFFF1,
             product_id: 0x8001,
             device_name: "MATTER-3840".into(),
+            device_type: Some(0x0100),
             mrp: MrpParameters::DEFAULT,
         }
     }
@@ -737,6 +750,7 @@ mod tests {
         assert_eq!(c.pairing_hint, pairing_hint::POWER_CYCLE);
         assert_eq!(c.discriminator, 3840);
         assert_eq!(c.instance, info().instance);
+        assert_eq!(c.device_type, Some(0x0100));
 
         // An enhanced window an administrator opened, with its own discriminator.
         node.state_mut().window.status = WindowStatus::EnhancedWindowOpen;

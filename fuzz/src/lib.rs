@@ -5,11 +5,13 @@
 //! no timer armed after it, no segment over the fragment size, no SDU over the maximum, and no
 //! deadline left in the past after `handle_timeout`. [`tlv`] and [`im_request`] (in `tlv_im.rs`)
 //! fuzz the TLV codec and the Interaction Model responder; [`cert`] (in `cert.rs`) the certificate
-//! codecs.
+//! codecs; [`case_responder`] (in `case.rs`) the CASE responder.
 
+mod case;
 mod cert;
 mod tlv_im;
 
+pub use case::case_responder;
 pub use cert::cert;
 pub use tlv_im::{im_request, tlv};
 

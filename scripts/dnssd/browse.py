@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """scripts/dnssd/browse.py - the independent DNS-SD browser of scripts/dnssd-test (python-zeroconf).
 
-Browses _matterc._udp and its subtypes (_L<long>, _S<short>, _V<vendor>, _CM), resolves the
+Browses _matterc._udp and its subtypes (_L<long>, _S<short>, _V<vendor>, _T<device type>, _CM), resolves the
 instance found, checks the SRV port and TXT keys against what Matter 1.3 §4.3.1 requires of our
 device, then writes READY to --ready-file and waits for the instance to be withdrawn (goodbye
 packets: the PTR TTL is far longer than the wait, so only a goodbye removes it in time).
@@ -57,13 +57,14 @@ def main():
     ap.add_argument("--vendor-id", type=int, required=True)
     ap.add_argument("--product-id", type=int, required=True)
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--device-type", type=int, required=True)
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--ready-file", required=True)
     ap.add_argument("--removal-timeout", type=float, default=15.0)
     a = ap.parse_args()
 
     short = a.discriminator >> 8
-    subtypes = [f"_L{a.discriminator}", f"_S{short}", f"_V{a.vendor_id}", "_CM"]
+    subtypes = [f"_L{a.discriminator}", f"_S{short}", f"_V{a.vendor_id}", f"_T{a.device_type}", "_CM"]
     types = [BASE] + [f"{s}._sub.{BASE}" for s in subtypes]
     # IPv4 and IPv6 sockets: Matter nodes SHALL publish AAAA records (Matter 1.3 §4.3).
     zc = Zeroconf(ip_version=IPVersion.All)
@@ -110,6 +111,7 @@ def main():
         "SAI": "300",
         "SAT": "4000",
         "PH": "1",
+        "DT": str(a.device_type),
     }
     for k, v in want.items():
         result(txt.get(k) == v, f"{label}/txt {k}", f"{k}={txt.get(k)!r}, want {v!r} (TXT {txt})")

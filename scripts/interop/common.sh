@@ -62,6 +62,19 @@ if r.get("steps"):
     noc = [s for s in r["steps"] if s["step"] == "SendNOC"]
     parts.append(f"{len(r['steps'])} steps, last {r['last_step']}" + (f", AddNOC at {noc[0]['at_ms']} ms after PASE" if noc else ", no AddNOC"))
 if r.get("failed_step"): parts.append(f"failed step {r['failed_step']['step']}")
+ph = r.get("phases") or {}
+if ph.get("total_ms") is not None:
+    names = (("ble_connect_ms", "BLE"), ("pase_ms", "PASE"), ("attestation_ms", "attestation"), ("addnoc_ms", "AddNOC"),
+             ("network_ms", "Wi-Fi"), ("case_ms", "CASE"), ("complete_ms", "complete"))
+    parts.append(f"commissioned in {ph['total_ms']} ms (" + ", ".join(f"{l} {ph[k]}" for k, l in names if ph.get(k) is not None) + ")")
+if r.get("onoff_reads"): parts.append(f"OnOff reads {r['onoff_reads']}")
+if r.get("after_restart", {}).get("onoff_reads"): parts.append(f"after restart OnOff reads {r['after_restart']['onoff_reads']}")
+if r.get("case_after_restart"):
+    c = r["case_after_restart"]
+    parts.append(f"CASE after restart: {c['sigma1']} Sigma1, {c['sigma2_resume']} Sigma2Resume, {c['sigma2']} Sigma2")
+if r.get("fabrics_before") is not None:
+    parts.append(f"fabrics {len(r['fabrics_before'])} -> {len(r.get('fabrics_after') or [])} after RemoveFabric; B afterwards: exit {r.get('b_after_removal', {}).get('exit_code')}")
+if r.get("error") and r.get("steps"): parts.append("error: " + str(r["error"])[:160])
 if r.get("error") and not r.get("steps"): parts.append("error: " + r["error"][:120])
 print("; ".join(parts))
 PYEOF

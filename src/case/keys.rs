@@ -219,6 +219,21 @@ pub fn tbe_decrypt(
     Ok(buf)
 }
 
+/// A fresh P-256 private key from `rng` (ephemeral keys; test and fuzz fabrics).
+///
+/// # Errors
+/// [`CaseError::KeyGeneration`] if `rng` keeps yielding out-of-range scalars.
+pub fn generate_secret_key(rng: &mut dyn Rng) -> Result<SecretKey, CaseError> {
+    for _ in 0..KEYGEN_ATTEMPTS {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill(bytes.as_mut());
+        if let Ok(secret) = SecretKey::from_slice(bytes.as_ref()) {
+            return Ok(secret);
+        }
+    }
+    Err(CaseError::KeyGeneration)
+}
+
 /// An ephemeral ECDH key pair (zeroized on drop by p256).
 pub struct EphemeralKey {
     secret: SecretKey,
@@ -237,15 +252,9 @@ impl EphemeralKey {
     /// # Errors
     /// [`CaseError::KeyGeneration`] if `rng` keeps yielding out-of-range scalars.
     pub fn generate(rng: &mut dyn Rng) -> Result<Self, CaseError> {
-        for _ in 0..KEYGEN_ATTEMPTS {
-            let mut bytes = Zeroizing::new([0u8; 32]);
-            rng.fill(bytes.as_mut());
-            if let Ok(secret) = SecretKey::from_slice(bytes.as_ref()) {
-                let public = public_key_of(&secret);
-                return Ok(Self { secret, public });
-            }
-        }
-        Err(CaseError::KeyGeneration)
+        let secret = generate_secret_key(rng)?;
+        let public = public_key_of(&secret);
+        Ok(Self { secret, public })
     }
 
     /// The uncompressed public key.

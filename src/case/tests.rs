@@ -968,3 +968,61 @@ proptest! {
         prop_assert!(!established);
     }
 }
+
+/// Two controllers' handshakes interleaved on two exchanges both complete, each with its own
+/// keys (the responder keeps them apart).
+#[test]
+fn two_interleaved_handshakes_both_complete() {
+    let fabrics = device_fabrics(EPOCH);
+    let store = ResumptionStore::default();
+    let mut r: CaseResponder<u32> = CaseResponder::new(ResponderConfig::default());
+    let mut rng = TestRng::new(31);
+    let mut a = CaseInitiator::start(
+        Instant::ZERO,
+        InitiatorConfig::new(controller_creds(), DEVICE_NODE, 1),
+        &mut rng,
+    )
+    .unwrap();
+    let mut b = CaseInitiator::start(
+        Instant::ZERO,
+        InitiatorConfig::new(controller_creds(), DEVICE_NODE, 2),
+        &mut rng,
+    )
+    .unwrap();
+    let mut id = 100u16;
+    let mut alloc = || {
+        id += 1;
+        Some(id)
+    };
+    let deliver = |r: &mut CaseResponder<u32>,
+                   ex: u32,
+                   i: &mut CaseInitiator,
+                   rng: &mut TestRng,
+                   alloc: &mut dyn FnMut() -> Option<u16>| {
+        let (op, p) = i.poll_transmit().unwrap();
+        r.handle_message(Instant::ZERO, ex, op, &p, &fabrics, &store, rng, alloc);
+    };
+    deliver(&mut r, 1, &mut a, &mut rng, &mut alloc);
+    deliver(&mut r, 2, &mut b, &mut rng, &mut alloc);
+    assert_eq!(r.handshakes(), 2);
+    let t1 = r.poll_transmit().unwrap();
+    let t2 = r.poll_transmit().unwrap();
+    assert_eq!((t1.exchange, t2.exchange), (1, 2));
+    // Answer in reverse order.
+    b.handle_message(Instant::ZERO, t2.opcode, &t2.payload);
+    a.handle_message(Instant::ZERO, t1.opcode, &t1.payload);
+    deliver(&mut r, 2, &mut b, &mut rng, &mut alloc);
+    deliver(&mut r, 1, &mut a, &mut rng, &mut alloc);
+    let done: Vec<_> = std::iter::from_fn(|| r.poll_event())
+        .map(|e| match e {
+            CaseEvent::Established { exchange, session } => (exchange, session),
+            CaseEvent::HandshakeFailed { error, .. } => panic!("{error}"),
+        })
+        .collect();
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].0, 2);
+    assert_eq!(done[0].1.peer_session_id, 2);
+    assert_eq!(done[1].1.peer_session_id, 1);
+    assert_ne!(*done[0].1.shared_secret, *done[1].1.shared_secret);
+    assert_eq!(r.handshakes(), 0);
+}

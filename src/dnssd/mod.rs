@@ -155,3 +155,78 @@ impl Publisher {
         self.backend.shutdown(SHUTDOWN_WAIT);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::session::params::MrpParameters;
+
+    /// Records what the publisher hands its backend.
+    struct Recorder(Arc<Mutex<Vec<Option<Vec<Service>>>>>);
+
+    impl Backend for Recorder {
+        fn apply(&mut self, services: Vec<Service>) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(Some(services));
+            }
+        }
+        fn shutdown(self: Box<Self>, _wait: StdDuration) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(None);
+            }
+        }
+    }
+
+    fn desired(window: bool) -> Desired {
+        Desired {
+            commissionable: window.then_some(Commissionable {
+                instance: InstanceName([9; 8]),
+                discriminator: 3840,
+                vendor_id: 0xFFF1,
+                product_id: 0x8001,
+                device_type: None,
+                device_name: None,
+                mode: CommissioningMode::Basic,
+                pairing_hint: records::pairing_hint::POWER_CYCLE,
+                pairing_instruction: None,
+                mrp: MrpParameters::DEFAULT,
+            }),
+            operational: vec![Operational {
+                compressed_fabric_id: [1; 8],
+                node_id: 2,
+                mrp: MrpParameters::DEFAULT,
+            }],
+            port: 5540,
+        }
+    }
+
+    #[test]
+    fn the_backend_hears_only_changes_and_the_shutdown() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut p = Publisher {
+            kind: BackendKind::Embedded,
+            backend: Box::new(Recorder(Arc::clone(&log))),
+            last: Vec::new(),
+        };
+        // The same state every loop turn: told once.
+        for _ in 0..5 {
+            p.reconcile(&desired(true));
+        }
+        p.reconcile(&desired(false));
+        p.reconcile(&desired(false));
+        p.shutdown();
+        let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert_eq!(log[0].as_ref().map(Vec::len), Some(2));
+        assert_eq!(log[1].as_ref().map(Vec::len), Some(1));
+        assert!(log[1].as_ref().is_some_and(|s| !s[0].is_commissionable()));
+        assert!(log[2].is_none(), "shutdown last");
+    }
+
+    #[test]
+    fn off_starts_nothing() {
+        assert!(Publisher::start(Mdns::Off, &PublisherOptions::default()).is_none());
+    }
+}

@@ -78,8 +78,13 @@ impl RecordKind {
     }
 
     /// Whether the fail-safe guards this record (held back from persistence while armed).
+    /// Resumption records are held back too: one made during commissioning names a fabric
+    /// index that a crash would leave unused, for a later fabric to inherit.
     pub fn is_fail_safe_guarded(self) -> bool {
-        matches!(self, Self::Fabrics | Self::Acl | Self::NetworkCommissioning)
+        matches!(
+            self,
+            Self::Fabrics | Self::Acl | Self::NetworkCommissioning | Self::CaseResumption
+        )
     }
 }
 

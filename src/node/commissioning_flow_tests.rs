@@ -45,6 +45,11 @@ const DEVICE_NODE: u64 = 0xDEDE_DEDE_0001_0001;
 /// The administrator's operational credentials on the same fabric: a NOC for [`ADMIN_NODE`]
 /// issued directly by the CHIP test Root01 (from the Node01_02 template).
 fn admin_credentials() -> crate::case::CaseCredentials {
+    admin_credentials_with(ADMIN_NODE, &[])
+}
+
+/// As [`admin_credentials`], for node `node` with CASE Authenticated Tags `cats` in its NOC.
+fn admin_credentials_with(node: u64, cats: &[u32]) -> crate::case::CaseCredentials {
     let mut rng = TestRng::new(77);
     let key = loop {
         let mut b = [0u8; 32];
@@ -57,9 +62,13 @@ fn admin_credentials() -> crate::case::CaseCredentials {
     noc.public_key = crate::case::keys::public_key_of(&key);
     for a in &mut noc.subject.0 {
         if let crate::cert::matter::DnAttribute::NodeId(n) = a {
-            *n = ADMIN_NODE;
+            *n = node;
         }
     }
+    noc.subject.0.extend(
+        cats.iter()
+            .map(|c| crate::cert::matter::DnAttribute::NocCat(*c)),
+    );
     noc.sign(&SigningKey::from_slice(CHIP_ROOT01_PRIV).expect("key"))
         .expect("sign");
     crate::case::CaseCredentials {
@@ -79,9 +88,14 @@ impl Sim {
 
     /// CASE from the commissioner to the device; returns whether it was resumed.
     pub(super) fn case(&mut self, resume: bool) -> bool {
+        self.case_as(admin_credentials(), resume)
+    }
+
+    /// CASE with `creds`; returns whether it was resumed.
+    fn case_as(&mut self, creds: crate::case::CaseCredentials, resume: bool) -> bool {
         let now = self.now;
         self.c
-            .start_case(now, admin_credentials(), DEVICE_NODE, resume)
+            .start_case(now, creds, DEVICE_NODE, resume)
             .expect("CASE starts");
         match self.run_until(Duration::from_secs(30), |e| {
             matches!(
@@ -147,6 +161,11 @@ fn commissioning_up_to_add_noc_and_its_rollback() {
 
 /// The commissioning steps through AddNOC over the PASE session (Matter 1.3 §5.5).
 pub(super) fn through_add_noc(sim: &mut Sim) {
+    through_add_noc_for(sim, ADMIN_NODE);
+}
+
+/// As [`through_add_noc`] with `admin_subject` as AddNOC's CaseAdminSubject.
+fn through_add_noc_for(sim: &mut Sim, admin_subject: u64) {
     let opc = id::OPERATIONAL_CREDENTIALS;
 
     // Network Commissioning says Ethernet: nothing to configure.
@@ -221,7 +240,7 @@ pub(super) fn through_add_noc(sim: &mut Sim) {
             w.octets(Tag::Context(0), &noc)?;
             w.octets(Tag::Context(1), CHIP_ICA01_TLV)?;
             w.octets(Tag::Context(2), &IPK)?;
-            w.u64(Tag::Context(3), ADMIN_NODE)?;
+            w.u64(Tag::Context(3), admin_subject)?;
             w.u16(Tag::Context(4), 0xFFF1)
         }),
     );
@@ -373,4 +392,60 @@ fn commissioning_completes_over_case_and_case_resumes_across_a_restart() {
         0,
         "its CASE sessions closed"
     );
+}
+
+#[test]
+fn case_with_a_foreign_ipk_is_no_shared_trust_roots_and_leaks_nothing() {
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc(&mut sim);
+    let mut wrong = admin_credentials();
+    wrong.ipk_epoch_key = Zeroizing::new([0x22; 16]);
+    // More attempts than the session and exchange tables hold: each one must be cleaned up.
+    for _ in 0..40 {
+        let now = sim.now;
+        sim.c
+            .start_case(now, wrong.clone(), DEVICE_NODE, false)
+            .expect("starts");
+        let ev = sim.run_until(Duration::from_secs(30), |e| {
+            matches!(
+                e,
+                CommissionerEvent::CaseEstablished { .. } | CommissionerEvent::CaseFailed(_)
+            )
+        });
+        let Some(CommissionerEvent::CaseFailed(crate::case::CaseError::PeerStatus(s))) = ev else {
+            panic!("expected the device's refusal: {ev:?}");
+        };
+        assert_eq!(
+            s.secure_channel_status(),
+            Some(crate::message::SecureChannelStatus::NO_SHARED_TRUST_ROOTS)
+        );
+        sim.wait(Duration::from_secs(1));
+    }
+    assert_eq!(sim.node.case.handshakes(), 0);
+    // The right credentials still get in.
+    assert!(!sim.case(false));
+    assert_eq!(commissioning_complete(&mut sim), Some(0));
+}
+
+/// The peer's CATs come from its NOC into the CASE session's subject: an administrator named
+/// only by a CAT in the ACL (CaseAdminSubject 0xFFFFFFFD_0001_0001, Matter 1.3 §6.6.2.1.2) can
+/// complete commissioning; the same node without the CAT cannot.
+#[test]
+fn case_subject_carries_the_peers_cats() {
+    const CAT: u32 = 0x0001_0001;
+    let mut sim = Sim::with_development_credentials();
+    through_add_noc_for(&mut sim, 0xFFFF_FFFD_0000_0000 | u64::from(CAT));
+    // Without the CAT: not in the ACL, the invoke is refused.
+    assert!(!sim.case_as(admin_credentials_with(0x2222, &[]), false));
+    let refused = sim.invoke(id::GENERAL_COMMISSIONING, 4, None);
+    assert!(
+        matches!(
+            refused,
+            InvokeOutcome::Status(Status::UNSUPPORTED_ACCESS, _)
+        ),
+        "{refused:?}"
+    );
+    // With it (a version at least the entry's): admitted.
+    assert!(!sim.case_as(admin_credentials_with(0x2222, &[CAT]), false));
+    assert_eq!(commissioning_complete(&mut sim), Some(0));
 }

@@ -201,6 +201,13 @@ fn opt_bounded<'a>(c: &Container<'a>, tag: u8, max: usize) -> Result<Option<&'a 
     }
 }
 
+/// An optional ICACValue: absent or empty both mean "no intermediate". matter.js as a
+/// commissioner sends an empty ICACValue when its fabric has no ICAC, and the CHIP SDK's
+/// device treats an empty one as absent too (its fabric table takes an empty span for none).
+fn opt_icac<'a>(c: &Container<'a>, tag: u8) -> Result<Option<&'a [u8]>, TlvError> {
+    Ok(opt_bounded(c, tag, MAX_CERT_LEN)?.filter(|b| !b.is_empty()))
+}
+
 impl AttestationRequest {
     /// Decodes the request fields (0: AttestationNonce).
     ///
@@ -257,7 +264,7 @@ impl<'a> AddNocRequest<'a> {
         let r = fields(f, |c| {
             Ok(Self {
                 noc: bounded(c, 0, MAX_CERT_LEN)?,
-                icac: opt_bounded(c, 1, MAX_CERT_LEN)?,
+                icac: opt_icac(c, 1)?,
                 ipk: Zeroizing::new(fixed(c, 2)?),
                 case_admin_subject: c.u64(3)?,
                 admin_vendor_id: c.u16(4)?,
@@ -279,7 +286,7 @@ impl<'a> UpdateNocRequest<'a> {
         fields(f, |c| {
             Ok(Self {
                 noc: bounded(c, 0, MAX_CERT_LEN)?,
-                icac: opt_bounded(c, 1, MAX_CERT_LEN)?,
+                icac: opt_icac(c, 1)?,
             })
         })
     }
@@ -502,6 +509,36 @@ mod tests {
         });
         assert_eq!(AddNocRequest::decode(c(&big_icac)), Err(INVALID));
         assert_eq!(UpdateNocRequest::decode(c(&big_icac)), Err(INVALID));
+    }
+
+    /// matter.js 0.17 (interop */matterjs-commission) sends AddNOC with ICACValue present and
+    /// empty for a fabric without an ICAC; it must decode as no ICAC, not as a certificate.
+    #[test]
+    fn empty_icac_is_no_icac() {
+        let with_icac = |icac: &[u8]| {
+            st(|w| {
+                w.octets(Tag::Context(0), &[1; 10])?;
+                w.octets(Tag::Context(1), icac)?;
+                w.octets(Tag::Context(2), &[2; 16])?;
+                w.u64(Tag::Context(3), 1)?;
+                w.u16(Tag::Context(4), 0xFFF1)
+            })
+        };
+        let empty = with_icac(&[]);
+        assert_eq!(AddNocRequest::decode(c(&empty)).map(|r| r.icac), Ok(None));
+        assert_eq!(
+            UpdateNocRequest::decode(c(&empty)).map(|r| r.icac),
+            Ok(None)
+        );
+        let one = with_icac(&[7; 3]);
+        assert_eq!(
+            AddNocRequest::decode(c(&one)).map(|r| r.icac),
+            Ok(Some(&[7u8; 3][..]))
+        );
+        assert_eq!(
+            UpdateNocRequest::decode(c(&one)).map(|r| r.icac),
+            Ok(Some(&[7u8; 3][..]))
+        );
     }
 
     #[test]
