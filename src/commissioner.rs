@@ -257,6 +257,37 @@ impl<R: Rng> Commissioner<R> {
         Ok(c)
     }
 
+    /// A commissioner toward an already commissioned device at `peer` (its operational
+    /// address): no PASE; call [`Commissioner::start_case`] next. Requests wait for CASE.
+    pub fn operational(peer: PeerAddr, exchange_rng: R, rng: R) -> Self {
+        Self {
+            exchanges: ExchangeManager::new(ExchangeConfig::default(), exchange_rng),
+            rng,
+            peer,
+            phase: Phase::Ready,
+            session: None,
+            read: None,
+            invoke: None,
+            request: None,
+            write: None,
+            priming: None,
+            subscriptions: Vec::new(),
+            incoming_reports: Vec::new(),
+            case: None,
+            case_resumption: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The attestation challenge of the current session (Matter 1.3 §4.13.2.6: derived with
+    /// the session keys; AttestationRequest and CSRRequest signatures cover it). `None`
+    /// without a session.
+    pub fn attestation_challenge(&self) -> Option<[u8; 16]> {
+        let s = self.session?;
+        let session = self.exchanges.sessions().secure(s)?;
+        Some(*session.attestation_challenge_key())
+    }
+
     /// A datagram/SDU from the device.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
         let _ = self.exchanges.handle_datagram(now, self.peer, datagram);

@@ -39,6 +39,7 @@ pub mod session;
 
 // Composition of the engines (sans-IO).
 pub mod commissioner;
+pub mod commissioner_flow;
 
 // Device attestation: DAC, PAI, CD, attestation and NOCSR elements (sans-IO).
 pub mod attestation;

@@ -19,6 +19,8 @@ const CORE: &[&str] = &[
     "src/fabric",
     "src/node.rs",
     "src/commissioner.rs",
+    "src/commissioner_flow.rs",
+    "src/commissioner_flow",
     "src/attestation",
     "src/time.rs",
     "src/rng.rs",

@@ -16,7 +16,9 @@ import os
 import re
 import sys
 
-CASES = ["ours-read", "drop-mid-pase-then-reconnect", "ours-wrong-then-right"]
+CASES = ["ours-read", "drop-mid-pase-then-reconnect", "ours-wrong-then-right", "commission-toggle"]
+# The phases of a commissioning, as the commissioner's JSON names them (milliseconds).
+PHASES = ["ble_connect", "pase", "attestation", "addnoc", "network", "case", "complete", "total"]
 if os.environ.get("VM_CHIP") == "1":
     CASES += ["chip-read", "chip-wrong-then-right"]
 
@@ -98,6 +100,37 @@ class Run:
         confirms = f"{att_confs} ATT confirmations" + (f", {dbus_confirms} D-Bus Confirm calls logged" if dbus_confirms else "")
         return r, (f"adv {r['adv_service_data']} {r['adv_local_name']}; ATT MTU {r.get('att_mtu')}, "
                    f"BTP fragment {r.get('fragment_size')} window {r.get('window')}; {confirms} (whole run)")
+
+    def file(self, step, suffix):
+        try:
+            with open(os.path.join(self.logs, f"{step}.{suffix}"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def commission_toggle(self, s):
+        r, rc = self.result(s)
+        if not (rc == 0 and r.get("ok") is True and r.get("commissioned") is True):
+            raise Fail(f"{s}: commissioning failed at {r.get('commission_step')} (exit {rc}): {r.get('error')}")
+        if not r.get("device_has_wifi") or r.get("network_ms") is None:
+            raise Fail(f"{s}: no Wi-Fi network setup (device_has_wifi {r.get('device_has_wifi')})")
+        if (r.get("on_off_before"), r.get("on_off_after")) != (False, True):
+            raise Fail(f"{s}: OnOff {r.get('on_off_before')} -> {r.get('on_off_after')}, want False -> True")
+        dev = self.file(s, "device.log") or ""
+        if "commissioning complete" not in dev:
+            raise Fail(f"{s}: the device did not log commissioning complete")
+        if "advertising stopped" not in dev:
+            raise Fail(f"{s}: the device did not log that advertising stopped")
+        adv = (self.file(s, "adv_after") or "").split("\n", 1)[0].strip()
+        if adv != "not-advertising":
+            raise Fail(f"{s}: BlueZ after CommissioningComplete: {adv or 'no check'} (want not-advertising)")
+        onoff = [l.strip() for l in (self.file(s, "onoff") or "").splitlines() if l.strip()]
+        if not onoff or onoff[-1] != "1" or "0" not in onoff:
+            raise Fail(f"{s}: the --on-change command saw {onoff}, want 0 then 1")
+        table = ", ".join(f"{p} {r[p + '_ms']:.0f}" for p in PHASES if r.get(p + "_ms") is not None)
+        return r, (f"phases (ms): {table}; OnOff false -> true (toggle {r.get('toggle_ms')} ms), "
+                   f"on-change saw {' '.join(onoff)}; advertising off after CommissioningComplete; "
+                   f"BLE closed by the device: {r.get('ble_closed_by_device')}")
 
     def chip_read(self, s):
         r = self.read_ok(s)
@@ -182,6 +215,23 @@ def main():
             if fn.startswith(safe + ".") and fn.endswith((".device.log", ".central.log")):
                 print(f"--- {fn} (last lines)")
                 print("\n".join(tail(os.path.join(logs, fn))))
+    # The commissioning phase table (ms), one row per BlueZ that commissioned.
+    rows = []
+    for name in expected:
+        bluez, case = name.split("/")
+        if case != "commission-toggle":
+            continue
+        try:
+            r, _ = run.result(f"{bluez}.{case}")
+        except Fail:
+            continue
+        if r.get("commissioned"):
+            rows.append((bluez, [r.get(p + "_ms") for p in PHASES]))
+    if rows:
+        print("commissioning phases (ms): " + " ".join(f"{p:>11}" for p in ["bluez"] + PHASES))
+        for bluez, vals in rows:
+            cells = ["-" if v is None else f"{v:.0f}" for v in vals]
+            print("                           " + " ".join(f"{c:>11}" for c in [bluez] + cells))
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1
 
