@@ -274,6 +274,7 @@ impl<R: Rng> Commissioner<R> {
             subscriptions: Vec::new(),
             incoming_reports: Vec::new(),
             case: None,
+            case_local_id: None,
             case_resumption: None,
             events: VecDeque::new(),
         }

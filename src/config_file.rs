@@ -192,11 +192,11 @@ mod tests {
     }
 
     fn with_file(text: &str, argv: &[&str]) -> Result<Vec<OsString>, ConfigFileError> {
-        let dir = std::env::temp_dir().join(format!(
-            "mb-config-{}-{}",
-            std::process::id(),
-            text.len() ^ argv.len() << 16
-        ));
+        // One folder per call: tests run in parallel, and a name derived from the inputs made
+        // two tests with equally long inputs share (and delete) one folder.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mb-config-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("tmp dir");
         let file = dir.join("c.toml");
         std::fs::write(&file, text).expect("write");
